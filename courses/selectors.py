@@ -1,0 +1,164 @@
+"""Read-only queries over the catalogue, shaped for the model's tools and the fallback responder."""
+
+import uuid
+from decimal import Decimal
+from typing import TypedDict
+
+from django.db.models import Q, QuerySet
+
+from .models import Course, Level
+from .text import Fold, fold
+
+SEARCH_LIMIT = 10
+
+# Words that say nothing about which course is meant ("un curso de IA para principiantes").
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "al",
+        "con",
+        "curso",
+        "cursos",
+        "de",
+        "del",
+        "el",
+        "en",
+        "la",
+        "las",
+        "lo",
+        "los",
+        "mas",
+        "para",
+        "por",
+        "que",
+        "quiero",
+        "sobre",
+        "un",
+        "una",
+        "y",
+    ]
+)
+_LEVEL_SYNONYMS = {
+    "principiante": Level.BEGINNER,
+    "principiantes": Level.BEGINNER,
+    "basico": Level.BEGINNER,
+    "inicial": Level.BEGINNER,
+    "beginner": Level.BEGINNER,
+    "intro": Level.BEGINNER,
+    "introductorio": Level.BEGINNER,
+    "intermedio": Level.INTERMEDIATE,
+    "intermedia": Level.INTERMEDIATE,
+    "intermediate": Level.INTERMEDIATE,
+    "avanzado": Level.ADVANCED,
+    "avanzada": Level.ADVANCED,
+    "experto": Level.ADVANCED,
+    "advanced": Level.ADVANCED,
+}
+
+
+class CourseSummary(TypedDict):
+    id_course: str
+    name: str
+    level: str
+    modality: str
+    price: str
+    currency: str
+
+
+class SessionInfo(TypedDict):
+    number: int
+    title: str
+    objective: str
+    duration_minutes: int
+
+
+class BonusInfo(TypedDict):
+    name: str
+    description: str
+    value: str | None
+
+
+class CourseDetail(CourseSummary):
+    short_description: str
+    long_description: str
+    duration_hours: int
+    sessions_count: int
+    sessions: list[SessionInfo]
+    bonuses: list[BonusInfo]
+
+
+def normalize_level(text: str | None) -> str | None:
+    """Map what a person or the model writes ("Básico", "avanzada") to a stored level, or None."""
+    if not text:
+        return None
+    return _LEVEL_SYNONYMS.get(fold(text).strip())
+
+
+def active_courses() -> QuerySet[Course]:
+    return Course.objects.filter(active=True)
+
+
+def search_courses(
+    *, name: str | None = None, level: str | None = None, limit: int = SEARCH_LIMIT
+) -> list[CourseSummary]:
+    """Return active courses matching every meaningful word of `name` and the given level.
+
+    Matching ignores case and accents on SQLite and PostgreSQL alike. `level` must already be
+    a stored level value (see `normalize_level`); an unknown level matches nothing.
+    """
+    queryset = active_courses()
+    if level:
+        queryset = queryset.filter(level=level)
+    for word in _meaningful_words(name or ""):
+        queryset = queryset.alias(
+            f_name=Fold("name"), f_short=Fold("short_description"), f_long=Fold("long_description")
+        ).filter(Q(f_name__contains=word) | Q(f_short__contains=word) | Q(f_long__contains=word))
+    rows = queryset.order_by("price", "name").values("id_course", "name", "level", "modality", "price", "currency")
+    return [_summary(row) for row in rows[:limit]]
+
+
+def get_course_detail(id_course: str) -> CourseDetail | None:
+    """Return one active course with its sessions and active bonuses; None if the id is malformed or unknown."""
+    try:
+        pk = uuid.UUID(str(id_course).strip())
+    except (ValueError, AttributeError):
+        return None
+    course = active_courses().filter(pk=pk).prefetch_related("sessions", "bonuses").first()
+    if course is None:
+        return None
+    return {
+        **_summary(course.__dict__ | {"id_course": course.id_course}),
+        "short_description": course.short_description,
+        "long_description": course.long_description,
+        "duration_hours": course.duration_hours,
+        "sessions_count": course.sessions_count,
+        "sessions": [
+            {"number": s.number, "title": s.title, "objective": s.objective, "duration_minutes": s.duration_minutes}
+            for s in course.sessions.all()
+        ],
+        "bonuses": [
+            {"name": b.name, "description": b.description, "value": _money(b.value)}
+            for b in course.bonuses.all()
+            if b.active
+        ],
+    }
+
+
+def _meaningful_words(text: str) -> list[str]:
+    words = "".join(ch if ch.isalnum() or ch in "+#." else " " for ch in fold(text)).split()
+    return [w for w in words if w not in _STOPWORDS][:8]
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+def _summary(row: dict) -> CourseSummary:
+    return {
+        "id_course": str(row["id_course"]),
+        "name": row["name"],
+        "level": row["level"],
+        "modality": row["modality"],
+        "price": _money(row["price"]),
+        "currency": row["currency"],
+    }

@@ -1,0 +1,86 @@
+"""The thread mapping's repository: the functions of the design, and nothing else touches `oa_threads_map`."""
+
+import logging
+import time
+from datetime import timedelta
+from typing import TypedDict
+
+from django.db import DatabaseError, connection
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from .models import OaThreadMap
+
+logger = logging.getLogger(__name__)
+
+
+class MappingStatistics(TypedDict):
+    total_mappings: int
+    created_last_24h: int
+    updated_last_24h: int
+
+
+class HealthReport(TypedDict, total=False):
+    ok: bool
+    latency_ms: float
+    error: str
+
+
+def get_thread_id(user_phone: str) -> str | None:
+    return OaThreadMap.objects.filter(pk=user_phone).values_list("thread_id", flat=True).first()
+
+
+def save_thread_id(user_phone: str, thread_id: str) -> None:
+    """Insert or replace the user's thread id in one statement (ON CONFLICT DO UPDATE).
+
+    A single upsert is safe when two processes race for the same phone: the last writer
+    wins and neither sees an IntegrityError. `created_at` keeps its first value.
+    """
+    OaThreadMap.objects.bulk_create(
+        [OaThreadMap(user_phone=user_phone, thread_id=thread_id, updated_at=timezone.now())],
+        update_conflicts=True,
+        unique_fields=["user_phone"],
+        update_fields=["thread_id", "updated_at"],
+    )
+
+
+def touch_mapping(user_phone: str) -> None:
+    """Record activity on the mapping (its `updated_at`) without changing the thread."""
+    OaThreadMap.objects.filter(pk=user_phone).update(updated_at=timezone.now())
+
+
+def get_user_phone_by_thread_id(thread_id: str) -> str | None:
+    return OaThreadMap.objects.filter(thread_id=thread_id).values_list("user_phone", flat=True).first()
+
+
+def delete_mapping(user_phone: str) -> bool:
+    """Delete the user's mapping; return whether there was one."""
+    deleted, _ = OaThreadMap.objects.filter(pk=user_phone).delete()
+    return deleted > 0
+
+
+def get_all_mappings(limit: int = 100) -> list[OaThreadMap]:
+    """Return the most recently active mappings first."""
+    return list(OaThreadMap.objects.order_by("-updated_at", "-created_at")[: max(0, limit)])
+
+
+def get_mapping_statistics() -> MappingStatistics:
+    since = timezone.now() - timedelta(hours=24)
+    return OaThreadMap.objects.aggregate(
+        total_mappings=Count("pk"),
+        created_last_24h=Count("pk", filter=Q(created_at__gte=since)),
+        updated_last_24h=Count("pk", filter=Q(updated_at__gte=since)),
+    )
+
+
+def health_check() -> HealthReport:
+    """Check that the mapping table answers; report the error class only (messages can carry DSNs)."""
+    started = time.perf_counter()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {OaThreadMap._meta.db_table} LIMIT 1")
+            cursor.fetchall()
+    except DatabaseError as exc:
+        logger.warning("thread mapping health check failed: %s", type(exc).__name__)
+        return {"ok": False, "error": type(exc).__name__}
+    return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}

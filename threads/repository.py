@@ -5,7 +5,7 @@ import time
 from datetime import timedelta
 from typing import TypedDict
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -77,9 +77,7 @@ def health_check() -> HealthReport:
     """Check that the mapping table answers; report the error class only (messages can carry DSNs)."""
     started = time.perf_counter()
     try:
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT 1 FROM {OaThreadMap._meta.db_table} LIMIT 1")
-            cursor.fetchall()
+        OaThreadMap.objects.exists()
     except DatabaseError as exc:
         logger.warning("thread mapping health check failed: %s", type(exc).__name__)
         return {"ok": False, "error": type(exc).__name__}

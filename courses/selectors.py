@@ -145,8 +145,9 @@ def get_course_detail(id_course: str) -> CourseDetail | None:
 
 
 def _meaningful_words(text: str) -> list[str]:
-    words = "".join(ch if ch.isalnum() or ch in "+#." else " " for ch in fold(text)).split()
-    return [w for w in words if w not in _STOPWORDS][:8]
+    # Keep "c++", "c#" and "node.js" whole, but not the full stop that ends a sentence ("con Python.").
+    words = [w.strip(".") for w in "".join(ch if ch.isalnum() or ch in "+#." else " " for ch in fold(text)).split()]
+    return [w for w in words if w and w not in _STOPWORDS][:8]
 
 
 def _money(value: Decimal | None) -> str | None:

@@ -11,8 +11,9 @@ from django.db.backends.signals import connection_created
 from django.db.models import CharField, Func
 from django.dispatch import receiver
 
-_ACCENTED = "áàäâãåéèëêíìïîóòöôõúùüûñç"
-_PLAIN = "aaaaaaeeeeiiiiooooouuuunc"
+# Upper-case letters are listed too: under a "C" collation PostgreSQL's lower() changes ASCII only.
+_ACCENTED = "áàäâãåéèëêíìïîóòöôõúùüûñçÁÀÄÂÃÅÉÈËÊÍÌÏÎÓÒÖÔÕÚÙÜÛÑÇ"
+_PLAIN = "aaaaaaeeeeiiiiooooouuuuncaaaaaaeeeeiiiiooooouuuunc"
 SQLITE_FOLD_FUNCTION = "brenda_fold"
 
 

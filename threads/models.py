@@ -81,6 +81,7 @@ class Turn(models.Model):
         COMPLETED = "completed", "Completed"
         FALLBACK = "fallback", "Answered by fallback"
         PAUSED = "paused", "Bot paused (not answered)"
+        ABANDONED = "abandoned", "Abandoned (worker lost; messages re-queued)"
 
     user_phone = models.TextField()
     thread_id = models.TextField(blank=True, default="")

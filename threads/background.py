@@ -1,0 +1,110 @@
+"""Background turns (`OPENAI_BACKGROUND=true`): OpenAI works, no worker waits.
+
+A turn starts a background response and returns. OpenAI's webhook (or, if it never comes, a
+check task scheduled at the turn's deadline) advances it: tool calls are executed and the
+next background response started, a final message is delivered, a failure gets the fallback
+reply. The user's lease stays with the turn until it ends, so their next messages wait and
+are merged into the following turn.
+"""
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from . import message_log
+from .adapter import get_adapter
+from .exceptions import RunTimeout
+from .locks import release_user_lease, renew_user_lease
+from .models import Message, Turn
+from .services import complete_turn, ensure_thread, fail_turn, lease_ttl_s, record_run
+
+logger = logging.getLogger(__name__)
+
+FINAL_EVENTS = frozenset({"response.completed", "response.failed", "response.cancelled", "response.incomplete"})
+
+
+def start_background_turn(turn: Turn, *, texts: Sequence[str]) -> Turn:
+    """Start the turn as a background response and leave it waiting for the webhook."""
+    adapter = get_adapter()
+    try:
+        thread_id = ensure_thread(turn, adapter=adapter)
+        response_id = adapter.start_background(thread_id, list(texts))
+    except Exception as exc:
+        return _end(fail_turn(turn, exc, texts=texts))
+    turn.response_id = response_id
+    turn.openai_calls += 1
+    turn.status = Turn.Status.BACKGROUND
+    turn.state = {**turn.state, "rounds": 0}
+    turn.save()
+    _schedule_check(turn)
+    logger.info("turn %s for %s waits for background response %s", turn.pk, turn.user_phone, response_id)
+    return turn
+
+
+def handle_response_event(*, event_type: str, response_id: str) -> Turn | None:
+    """Advance the turn waiting on `response_id` after an OpenAI webhook event."""
+    turn = Turn.objects.filter(response_id=response_id, status=Turn.Status.BACKGROUND).first()
+    if turn is None:
+        logger.info("no background turn waits for %s (%s): already handled or unknown", response_id, event_type)
+        return None
+    return advance_background_turn(turn_id=turn.pk, response_id=response_id)
+
+
+def advance_background_turn(*, turn_id: int, response_id: str, deadline_passed: bool = False) -> Turn | None:
+    """Take the turn waiting on `response_id` (once: webhook and check task may race) and move it on."""
+    claimed = Turn.objects.filter(pk=turn_id, status=Turn.Status.BACKGROUND, response_id=response_id).update(
+        status=Turn.Status.RUNNING
+    )
+    if not claimed:
+        return None
+    turn = Turn.objects.get(pk=turn_id)
+    adapter = get_adapter()
+    try:
+        step = adapter.resume_background(response_id, state=turn.state)
+    except Exception as exc:
+        return _end(fail_turn(turn, exc))
+    record_run(turn, step)
+    turn.state = {**step.state, "lease_token": turn.state.get("lease_token", "")}
+    if step.done:
+        return _end(complete_turn(turn, reply=step.text, origin=Message.Origin.ASSISTANT))
+    if deadline_passed:
+        adapter.cancel_background(step.response_id)
+        return _end(fail_turn(turn, RunTimeout(f"background turn {turn.pk} did not finish by its deadline")))
+    turn.status = Turn.Status.BACKGROUND
+    turn.lease_expires_at = timezone.now() + timedelta(seconds=lease_ttl_s())
+    turn.save()
+    renew_user_lease(turn.user_phone, turn.state.get("lease_token", ""), ttl_s=lease_ttl_s())
+    if step.response_id != response_id:
+        _schedule_check(turn)
+    return turn
+
+
+def check_background_turn(*, turn_id: int, response_id: str) -> Turn | None:
+    """Finish a turn whose webhook never came: retrieve its response at the deadline."""
+    if not Turn.objects.filter(pk=turn_id, status=Turn.Status.BACKGROUND, response_id=response_id).exists():
+        return None
+    logger.warning("no webhook for response %s of turn %s by its deadline; checking it", response_id, turn_id)
+    return advance_background_turn(turn_id=turn_id, response_id=response_id, deadline_passed=True)
+
+
+def _end(turn: Turn) -> Turn:
+    """Let go of the user's lease and take any messages that arrived during the background turn."""
+    from .tasks import process_user_messages_task
+
+    token = turn.state.get("lease_token", "")
+    if token:
+        release_user_lease(turn.user_phone, token)
+    if message_log.has_pending_inbound(turn.user_phone):
+        process_user_messages_task.enqueue(turn.user_phone)
+    return turn
+
+
+def _schedule_check(turn: Turn) -> None:
+    from .tasks import check_background_turn_task, enqueue_later
+
+    deadline = turn.started_at + timedelta(seconds=settings.OPENAI_RUN_TIMEOUT_S)
+    delay = max(1.0, (deadline - timezone.now()).total_seconds())
+    enqueue_later(check_background_turn_task, delay, turn.pk, turn.response_id)

@@ -1,0 +1,33 @@
+"""Errors of the conversation side: the OpenAI engines, the adapter and the turn service."""
+
+
+class ThreadsError(Exception):
+    """Base class of errors raised by the threads app."""
+
+
+class OpenAINotConfigured(ThreadsError):
+    """Raised when an engine is asked for but OpenAI (or the assistants engine's ASSISTANT_ID) is not configured."""
+
+
+class EngineError(ThreadsError):
+    """Raised when OpenAI fails a call after the SDK's own retries (status error, connection error, timeout)."""
+
+
+class ThreadNotFound(EngineError):
+    """Raised when the user's conversation/thread no longer exists remotely (HTTP 404)."""
+
+
+class ThreadBusy(EngineError):
+    """Raised when OpenAI refuses work because the conversation is locked or a run is still active."""
+
+
+class RunFailed(EngineError):
+    """Raised when a response or run ends failed, cancelled, incomplete or expired."""
+
+
+class RunTimeout(EngineError):
+    """Raised when a turn does not finish within OPENAI_RUN_TIMEOUT_S."""
+
+
+class ToolRoundsExceeded(EngineError):
+    """Raised when the model keeps calling tools beyond OPENAI_MAX_TOOL_ROUNDS."""

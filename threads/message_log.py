@@ -1,0 +1,194 @@
+"""The message log: every WhatsApp message in and out, the local memory of each conversation.
+
+Inbound messages are stored before anything else happens, keyed by Twilio's `MessageSid`, so a
+re-delivered webhook is recognised and nothing the user wrote is ever lost.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .models import Contact, Message, Turn
+
+logger = logging.getLogger(__name__)
+
+TRANSCRIPT_SEED_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class InboundMedia:
+    url: str
+    content_type: str
+
+
+def record_inbound(
+    *,
+    user_phone: str,
+    twilio_sid: str,
+    body: str,
+    media: Sequence[InboundMedia] = (),
+    profile_name: str = "",
+) -> tuple[Message, bool]:
+    """Store an inbound message once per `MessageSid`; return it and whether it is new.
+
+    Twilio re-delivers a webhook it thinks failed, possibly many copies at once: the unique
+    `twilio_sid` decides which copy wins, the others get the stored row back.
+    """
+    existing = Message.objects.filter(twilio_sid=twilio_sid).first()
+    if existing is not None:
+        return existing, False
+    contact = _touch_contact(user_phone=user_phone, profile_name=profile_name)
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                user_phone=user_phone,
+                direction=Message.Direction.INBOUND,
+                origin=Message.Origin.USER,
+                twilio_sid=twilio_sid,
+                body=body,
+                media=[{"url": m.url, "content_type": m.content_type} for m in media],
+                status=Message.Status.HELD if contact.bot_paused else Message.Status.RECEIVED,
+            )
+    except IntegrityError:
+        return Message.objects.get(twilio_sid=twilio_sid), False
+    return message, True
+
+
+def _touch_contact(*, user_phone: str, profile_name: str) -> Contact:
+    now = timezone.now()
+    contact, created = Contact.objects.get_or_create(
+        user_phone=user_phone, defaults={"profile_name": profile_name, "first_seen_at": now, "last_seen_at": now}
+    )
+    if not created:
+        changes = {"last_seen_at": now}
+        if profile_name and profile_name != contact.profile_name:
+            changes["profile_name"] = profile_name
+        Contact.objects.filter(pk=user_phone).update(**changes)
+    return contact
+
+
+def _pending_inbound(user_phone: str):
+    return Message.objects.filter(
+        user_phone=user_phone, direction=Message.Direction.INBOUND, status=Message.Status.RECEIVED, turn__isnull=True
+    )
+
+
+def pending_inbound(user_phone: str) -> list[Message]:
+    """Inbound messages of the user that no turn has taken yet, oldest first."""
+    return list(_pending_inbound(user_phone).order_by("id"))
+
+
+def has_pending_inbound(user_phone: str) -> bool:
+    return _pending_inbound(user_phone).exists()
+
+
+def users_with_pending_inbound(*, older_than_s: float = 0) -> list[str]:
+    """Phones that have inbound messages no turn has taken (for recovery after a crash)."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_s)
+    return list(
+        Message.objects.filter(
+            direction=Message.Direction.INBOUND,
+            status=Message.Status.RECEIVED,
+            turn__isnull=True,
+            created_at__lte=cutoff,
+        )
+        .values_list("user_phone", flat=True)
+        .distinct()
+    )
+
+
+def claim_for_turn(messages: Sequence[Message], turn: Turn) -> list[Message]:
+    """Attach pending messages to `turn`; return those it got (another turn may have taken some)."""
+    ids = [m.pk for m in messages]
+    Message.objects.filter(pk__in=ids, turn__isnull=True).update(turn=turn, thread_id=turn.thread_id)
+    return list(Message.objects.filter(pk__in=ids, turn=turn).order_by("id"))
+
+
+def record_outbound(
+    *,
+    user_phone: str,
+    body: str,
+    origin: str,
+    thread_id: str = "",
+    turn: Turn | None = None,
+    staff_user_id: int | None = None,
+) -> Message:
+    """Store an outbound message as pending, before it is sent, so a failed send is visible and retryable."""
+    return Message.objects.create(
+        user_phone=user_phone,
+        direction=Message.Direction.OUTBOUND,
+        origin=origin,
+        body=body,
+        status=Message.Status.PENDING,
+        thread_id=thread_id,
+        turn=turn,
+        staff_user_id=staff_user_id,
+    )
+
+
+def mark_sent(message: Message, *, sid: str | None, status: str) -> None:
+    message.twilio_sid = sid
+    message.status = status
+    message.send_attempts += 1
+    message.save(update_fields=["twilio_sid", "status", "send_attempts", "updated_at"])
+
+
+def mark_send_failed(message: Message, *, error_code: str) -> None:
+    message.status = Message.Status.FAILED
+    message.error_code = error_code[:16]
+    message.send_attempts += 1
+    message.save(update_fields=["status", "error_code", "send_attempts", "updated_at"])
+
+
+# Twilio's statuses move forward only; a late "sent" callback must not undo "delivered".
+_STATUS_RANK = {
+    Message.Status.PENDING: 0,
+    Message.Status.QUEUED: 1,
+    Message.Status.SENT: 2,
+    Message.Status.DELIVERED: 3,
+    Message.Status.READ: 4,
+    Message.Status.UNDELIVERED: 5,
+    Message.Status.FAILED: 5,
+}
+
+
+def apply_delivery_status(*, twilio_sid: str, status: str, error_code: str = "") -> bool:
+    """Apply a Twilio status callback to an outbound message; return False for an unknown sid."""
+    if status not in _STATUS_RANK:
+        logger.info("ignoring unknown delivery status %r for %s", status, twilio_sid)
+        return Message.objects.filter(twilio_sid=twilio_sid, direction=Message.Direction.OUTBOUND).exists()
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update()
+            .filter(twilio_sid=twilio_sid, direction=Message.Direction.OUTBOUND)
+            .first()
+        )
+        if message is None:
+            return False
+        if _STATUS_RANK.get(message.status, 0) <= _STATUS_RANK[status]:
+            message.status = status
+            message.error_code = (error_code or "")[:16]
+            message.save(update_fields=["status", "error_code", "updated_at"])
+    return True
+
+
+def recent_transcript(
+    user_phone: str, *, limit: int = TRANSCRIPT_SEED_LIMIT, exclude_turn_id: int | None = None
+) -> list[tuple[str, str]]:
+    """The user's last `limit` texts as (role, text), oldest first: the seed of a recreated conversation.
+
+    Messages still waiting for a turn, and those of `exclude_turn_id` (the turn about to send
+    them as its input), are left out so the model does not read them twice.
+    """
+    rows = (
+        Message.objects.filter(user_phone=user_phone)
+        .exclude(body="")
+        .exclude(direction=Message.Direction.INBOUND, turn__isnull=True)
+        .exclude(turn_id=exclude_turn_id)
+        .order_by("-created_at", "-id")
+        .values_list("direction", "body")[:limit]
+    )
+    return [("user" if d == Message.Direction.INBOUND else "assistant", body) for d, body in reversed(rows)]

@@ -4,12 +4,13 @@ import uuid
 from decimal import Decimal
 from typing import TypedDict
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Q, QuerySet, Value, When
 
 from .models import Course, Level
 from .text import Fold, fold
 
 SEARCH_LIMIT = 10
+_SUMMARY_FIELDS = ("id_course", "name", "level", "modality", "price", "currency")
 
 # Words that say nothing about which course is meant ("un curso de IA para principiantes").
 _STOPWORDS = frozenset(
@@ -101,19 +102,29 @@ def active_courses() -> QuerySet[Course]:
 def search_courses(
     *, name: str | None = None, level: str | None = None, limit: int = SEARCH_LIMIT
 ) -> list[CourseSummary]:
-    """Return active courses matching every meaningful word of `name` and the given level.
+    """Return active courses matching the meaningful words of `name` and the given level.
 
+    Courses with every word come first; when none has them all ("¿tienen cursos de visión?"
+    carries words no course holds), those matching the most words are returned instead.
     Matching ignores case and accents on SQLite and PostgreSQL alike. `level` must already be
     a stored level value (see `normalize_level`); an unknown level matches nothing.
     """
     queryset = active_courses()
     if level:
         queryset = queryset.filter(level=level)
-    for word in _meaningful_words(name or ""):
+    words = _meaningful_words(name or "")
+    if words:
         queryset = queryset.alias(
             f_name=Fold("name"), f_short=Fold("short_description"), f_long=Fold("long_description")
-        ).filter(Q(f_name__contains=word) | Q(f_short__contains=word) | Q(f_long__contains=word))
-    rows = queryset.order_by("price", "name").values("id_course", "name", "level", "modality", "price", "currency")
+        )
+        hits = [Q(f_name__contains=w) | Q(f_short__contains=w) | Q(f_long__contains=w) for w in words]
+        every = queryset.filter(*hits)
+        if len(words) == 1 or every.exists():
+            queryset = every
+        else:
+            score = sum((Case(When(hit, then=Value(1)), default=Value(0)) for hit in hits), Value(0))
+            queryset = queryset.alias(score=score).filter(score__gt=0).order_by("-score")
+    rows = queryset.order_by(*queryset.query.order_by, "price", "name").values(*_SUMMARY_FIELDS)
     return [_summary(row) for row in rows[:limit]]
 
 

@@ -58,12 +58,24 @@ def test_search_matches_words_of_the_short_and_long_descriptions(make_course):
     assert names(search_courses(name="SCIKIT-LEARN")) == ["Machine Learning aplicado"]
 
 
-def test_search_requires_every_meaningful_word(make_course):
+def test_search_prefers_courses_with_every_meaningful_word(make_course):
     make_course("Visión por computadora con Python")
     make_course("Python para principiantes")
 
     assert names(search_courses(name="visión python")) == ["Visión por computadora con Python"]
-    assert search_courses(name="visión java") == []
+
+
+def test_search_falls_back_to_courses_matching_most_words(make_course):
+    make_course("Visión por computadora con Python", price="100")
+    make_course("Python para principiantes", price="50")
+    make_course("Marketing con IA", price="10")
+
+    # No course has all three words: those matching the most come first, then the others.
+    assert names(search_courses(name="¿tienen visión con python y java?")) == [
+        "Visión por computadora con Python",
+        "Python para principiantes",
+    ]
+    assert search_courses(name="java cobol") == []
 
 
 def test_search_ignores_filler_words_and_punctuation(make_course):

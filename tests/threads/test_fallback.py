@@ -1,0 +1,377 @@
+"""The rule-based Spanish responder over the real catalogue (the demo fixture, or courses made here)."""
+
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+
+from courses.models import Course, CourseBonus, Level, Modality
+from threads.fallback import MAX_REPLY_CHARS, fallback_reply
+
+pytestmark = pytest.mark.django_db
+
+APOLOGY = "Ahora mismo tengo problemas para consultar a mi asistente, pero te ayudo con el catálogo:"
+MENU_ITEMS = ('escribe "cursos"', '"principiante", "intermedio" o "avanzado"', 'escribe "precios"', 'escribe "asesor"')
+
+
+@pytest.fixture
+def demo():
+    call_command("loaddata", "demo_courses", verbosity=0)
+
+
+def make_course(name, *, level=Level.BEGINNER, price="1000.00", active=True, description="Descripción.", sessions=4):
+    return Course.objects.create(
+        name=name,
+        short_description=description,
+        level=level,
+        modality=Modality.ONLINE_LIVE,
+        price=Decimal(price),
+        duration_hours=sessions * 2,
+        sessions_count=sessions,
+        active=active,
+    )
+
+
+def reply(*texts, reason=None):
+    return fallback_reply(texts=list(texts), reason=reason)
+
+
+def money(course):
+    return f"${course.price:,.0f} {course.currency}"
+
+
+def active_by_price():
+    return list(Course.objects.filter(active=True).order_by("price", "name"))
+
+
+def assert_shows_menu(text):
+    for item in MENU_ITEMS:
+        assert item in text
+
+
+# --- Intents on the demo catalogue --------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["Hola", "hola!!", "Buenas tardes", "BUENOS DÍAS"])
+def test_a_greeting_introduces_brenda_and_the_menu(demo, text):
+    answer = reply(text)
+
+    assert answer.startswith("¡Hola! Soy Brenda")
+    assert_shows_menu(answer)
+
+
+@pytest.mark.parametrize("text", ["ayuda", "¿Qué puedes hacer?", "menú"])
+def test_asking_for_help_shows_the_menu(demo, text):
+    answer = reply(text)
+
+    assert "Soy Brenda" in answer
+    assert_shows_menu(answer)
+
+
+@pytest.mark.parametrize("text", ["cursos", "¿Qué cursos tienen?", "Catálogo", "CATALOGO por favor", "¿Qué ofrecen?"])
+def test_asking_for_the_catalogue_lists_active_courses_with_level_and_price(demo, text):
+    courses = active_by_price()
+
+    answer = reply(text)
+
+    assert answer.startswith("Estos son nuestros cursos:")
+    for course in courses[:8]:
+        assert f"• *{course.name}* — {course.get_level_display()} — {money(course)}" in answer
+    for course in courses[8:]:
+        assert course.name not in answer
+    assert f"…y {len(courses) - 8} más." in answer
+    assert "Dialogflow" not in answer  # the inactive demo course
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("principiante", Level.BEGINNER),
+        ("¿Tienen algo BÁSICO?", Level.BEGINNER),
+        ("cursos intermedios", Level.INTERMEDIATE),
+        ("Nivel avanzado", Level.ADVANCED),
+    ],
+)
+def test_a_level_word_lists_only_that_level(demo, text, level):
+    answer = reply(text)
+
+    assert answer.startswith(f"Cursos de nivel *{Level(level).label}*:")
+    for course in Course.objects.filter(active=True):
+        assert (f"*{course.name}*" in answer) == (course.level == level), course.name
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Quiero información del curso de machine learning",
+        "MACHINE LEARNING",
+        "machine learning aplicado",
+        "¿me das detalles de Machine Learning?",
+    ],
+)
+def test_naming_a_course_gives_its_detail(demo, text):
+    course = Course.objects.get(name="Machine Learning aplicado")
+
+    answer = reply(text)
+
+    assert answer.startswith(f"*{course.name}*\n{course.short_description}")
+    assert f"• Sesiones: {course.sessions_count} ({course.duration_hours} h en total)" in answer
+    assert f"• Modalidad: {course.get_modality_display()}" in answer
+    assert f"• Precio: *{money(course)}*" in answer
+    for bonus in course.bonuses.filter(active=True):
+        assert bonus.name in answer
+    assert 'escribe "asesor"' in answer
+
+
+@pytest.mark.parametrize("text", ["vision por computadora", "VISIÓN POR COMPUTADORA", "Visíon Por Computadora"])
+def test_course_names_match_without_accents_or_case(demo, text):
+    assert reply(text).startswith("*Visión por computadora con Python*\n")
+
+
+def test_a_plural_topic_finds_the_singular_course(demo):
+    assert reply("me interesan los prompts").startswith("*Prompt engineering: comunica mejor con la IA*\n")
+
+
+def test_a_topic_from_the_description_finds_the_course_and_related_ones(demo):
+    answer = reply("¿tienen algo de Python?")
+
+    assert answer.startswith("*Visión por computadora con Python*\n")  # the name says Python
+    assert "También te puede interesar: " in answer
+    assert "Análisis de datos con IA" in answer.split("También te puede interesar: ")[1]  # its description does
+
+
+def test_course_detail_leaves_out_inactive_bonuses(demo):
+    course = Course.objects.get(name="Automatización con IA para PyMEs")
+    inactive = course.bonuses.filter(active=False).first()
+    assert inactive is not None
+
+    answer = reply("automatización para pymes")
+
+    assert answer.startswith(f"*{course.name}*")
+    assert inactive.name not in answer
+
+
+def test_inactive_courses_are_never_offered(demo):
+    answer = reply("dialogflow")
+
+    assert "Dialogflow" not in answer
+    assert_shows_menu(answer)
+
+
+@pytest.mark.parametrize("text", ["precios", "¿Cuánto cuesta?", "cuanto sale", "¿Qué costo tienen los cursos?"])
+def test_asking_for_prices_lists_every_price(demo, text):
+    answer = reply(text)
+
+    assert answer.startswith("Nuestros precios:")
+    for course in active_by_price()[:8]:
+        assert f"*{course.name}* — {course.get_level_display()} — {money(course)}" in answer
+
+
+def test_asking_the_price_of_one_course_answers_just_that(demo):
+    course = Course.objects.get(name="IA generativa para marketing")
+
+    answer = reply("¿Cuánto cuesta el de MARKETING?")
+
+    assert answer.startswith(f"*{course.name}* cuesta *{money(course)}*")
+
+
+def test_asking_prices_of_a_level_lists_that_level(demo):
+    answer = reply("precio de los cursos avanzados")
+
+    assert answer.startswith("Nuestros precios de nivel *Avanzado*:")
+    for course in Course.objects.filter(active=True):
+        assert (f"*{course.name}*" in answer) == (course.level == Level.ADVANCED)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Quiero hablar con un asesor", "¿Me pueden LLAMAR?", "prefiero una persona", "humano por favor", "Asesoría"],
+)
+def test_asking_for_a_person_offers_an_advisor(demo, text):
+    answer = reply(text)
+
+    assert answer.startswith("¡Claro! Un asesor de nuestro equipo puede atenderte personalmente")
+    assert "Déjame tu nombre" in answer
+
+
+def test_wanting_to_enrol_in_a_course_offers_an_advisor_for_it(demo):
+    answer = reply("quiero inscribirme a Deep Learning")
+
+    assert "asesor" in answer
+    assert "*Deep Learning avanzado*" in answer
+
+
+@pytest.mark.parametrize("text", ["asdfgh qwerty", "🙂", "?", "ok", "el clima de mañana"])
+def test_unknown_text_gets_a_helpful_menu(demo, text):
+    answer = reply(text)
+
+    assert answer.startswith("No estoy segura de haber entendido")
+    assert_shows_menu(answer)
+
+
+def test_an_unknown_topic_with_a_catalogue_word_says_so_and_lists_the_catalogue(demo):
+    answer = reply("¿tienen cursos de cocina?")
+
+    assert answer.startswith("No encontré cursos sobre «cocina». Estos son nuestros cursos:")
+
+
+def test_thanks_gets_a_short_friendly_answer(demo):
+    assert reply("¡Muchas gracias!").startswith("¡Con gusto!")
+
+
+def test_bracketed_notes_added_by_the_service_are_not_read_as_words(demo):
+    answer = reply("[El usuario adjuntó 1 archivo(s) (image/jpeg); aún no puedes verlos]")
+
+    assert answer.startswith("No estoy segura de haber entendido")
+
+
+# --- Bursts ------------------------------------------------------------------------
+
+
+def test_a_greeting_before_a_question_answers_the_question(demo):
+    assert reply("hola", "buenas", "¿qué cursos tienen para principiantes?").startswith(
+        "Cursos de nivel *Principiante*"
+    )
+
+
+def test_the_most_recent_intent_wins(demo):
+    assert reply("cursos avanzados", "mejor el de marketing").startswith("*IA generativa para marketing*\n")
+    assert reply("el de marketing", "mejor muéstrame los avanzados").startswith("Cursos de nivel *Avanzado*")
+
+
+def test_thanks_after_a_question_still_answers_the_question(demo):
+    assert reply("quiero el de machine learning", "gracias").startswith("*Machine Learning aplicado*\n")
+
+
+def test_a_price_question_uses_the_course_named_earlier_in_the_burst(demo):
+    course = Course.objects.get(name="Visión por computadora con Python")
+
+    answer = reply("me interesa visión por computadora", "¿cuánto cuesta?")
+
+    assert answer.startswith(f"*{course.name}* cuesta *{money(course)}*")
+
+
+def test_a_burst_of_only_greetings_greets(demo):
+    assert reply("hola", "holi").startswith("¡Hola! Soy Brenda")
+
+
+# --- Reasons -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reason", ["openai_error", "timeout", "internal_error"])
+def test_after_an_ai_failure_the_reply_apologises_then_answers(demo, reason):
+    answer = reply("machine learning", reason=reason)
+
+    assert answer.startswith(f"{APOLOGY}\n\n*Machine Learning aplicado*\n")
+
+
+@pytest.mark.parametrize("text", ["hola", "xyzzy"])
+def test_after_an_ai_failure_a_vague_message_gets_the_menu_without_a_second_greeting(demo, text):
+    answer = reply(text, reason="openai_error")
+
+    assert answer.startswith(f"{APOLOGY}\n\nPuedo ayudarte con:")
+    assert "No estoy segura" not in answer
+    assert "¡Hola!" not in answer
+
+
+@pytest.mark.parametrize("reason", [None, "not_configured"])
+def test_the_traditional_flow_does_not_apologise(demo, reason):
+    answer = reply("machine learning", reason=reason)
+
+    assert answer.startswith("*Machine Learning aplicado*\n")
+    assert APOLOGY not in answer
+
+
+@pytest.mark.parametrize("texts", [[""], ["hola"], []])
+def test_media_gets_a_polite_note_and_the_menu(demo, texts):
+    answer = fallback_reply(texts=texts, reason="media")
+
+    assert answer.startswith("Por ahora solo puedo leer mensajes de texto")
+    assert_shows_menu(answer)
+
+
+def test_media_with_a_question_still_answers_it(demo):
+    answer = reply("¿cuánto cuesta el de marketing?", reason="media")
+
+    assert answer.startswith("Por ahora solo puedo leer mensajes de texto")
+    assert "*IA generativa para marketing* cuesta" in answer
+
+
+# --- Always something, always short ---------------------------------------------
+
+
+@pytest.mark.parametrize("reason", [None, "openai_error", "timeout", "not_configured", "media"])
+@pytest.mark.parametrize(
+    "texts", [[], [""], ["   "], ["\n"], ["a" * 5000], ["🙂🙂"], ["[nota]"], ["cursos"], ["python"]]
+)
+def test_the_reply_is_never_empty_and_stays_short(demo, texts, reason):
+    answer = fallback_reply(texts=texts, reason=reason)
+
+    assert answer.strip()
+    assert len(answer) <= MAX_REPLY_CHARS
+    assert "**" not in answer  # WhatsApp bold is a single asterisk
+
+
+def test_an_empty_catalogue_still_answers():
+    assert "no tenemos cursos abiertos" in reply("cursos")
+    assert "no tenemos cursos de nivel *Avanzado*" in reply("avanzado")
+    assert_shows_menu(reply("python"))
+
+
+def test_a_large_catalogue_with_long_names_is_capped():
+    for n in range(12):
+        make_course(f"Curso {n:02d} " + "de inteligencia artificial aplicada " * 5, price=str(1000 + n))
+
+    answer = reply("cursos", reason="openai_error")
+
+    assert len(answer) <= MAX_REPLY_CHARS
+    assert answer.count("\n• *") == 8
+    assert "…y 4 más." in answer
+
+
+def test_a_detail_with_many_long_bonuses_is_capped():
+    course = make_course("Python total", description="D" * 500)
+    for n in range(10):
+        CourseBonus.objects.create(course=course, name=f"Bono {n} " + "x" * 190, value=Decimal("100"))
+
+    answer = reply("python total", reason="timeout")
+
+    assert answer.startswith(f"{APOLOGY}\n\n*Python total*")
+    assert len(answer) <= MAX_REPLY_CHARS
+
+
+def test_courses_matching_equally_are_listed_to_choose_from():
+    make_course("Python para principiantes", price="900.00")
+    make_course("Python para expertos", level=Level.ADVANCED, price="1900.00")
+    make_course("Excel con IA", description="Hojas de cálculo.")
+
+    answer = reply("python")
+
+    assert answer == (
+        "Encontré estos cursos:\n"
+        "• *Python para principiantes* — Principiante — $900 MXN\n"
+        "• *Python para expertos* — Avanzado — $1,900 MXN\n\n"
+        "¿Cuál te interesa?"
+    )
+
+
+def test_a_level_narrows_a_topic():
+    make_course("Python para principiantes", price="900.00")
+    make_course("Python para expertos", level=Level.ADVANCED, price="1900.00")
+
+    assert reply("python avanzado").startswith("*Python para expertos*\n")
+
+
+def test_cents_are_shown_only_when_there_are_some():
+    make_course("Curso con centavos", price="1234.50")
+
+    assert "$1,234.50 MXN" in reply("cursos")
+
+
+def test_a_long_message_costs_a_bounded_number_of_queries(demo, django_assert_max_num_queries):
+    text = "hola quiero saber sobre visión computadora python redes neuronales datos marketing agentes deep learning"
+
+    with django_assert_max_num_queries(10):
+        answer = reply(text)
+
+    assert answer

@@ -1,7 +1,11 @@
-"""Shared fixtures: the database vendor marker, catalogue factories."""
+"""Shared fixtures: the PostgreSQL marker, the in-memory outbox, the fake OpenAI server, the demo catalogue."""
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
+
+from tests.fakes.openai import FakeOpenAI
+from webhooks import backends
 
 
 def pytest_collection_modifyitems(config, items):
@@ -10,3 +14,43 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "postgres" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture
+def outbox(settings):
+    """Send replies to the in-memory backend and return its outbox (emptied)."""
+    settings.MESSAGING_BACKEND = "webhooks.backends.LocmemBackend"
+    backends.outbox.clear()
+    yield backends.outbox
+    backends.outbox.clear()
+
+
+@pytest.fixture
+def fake_openai(settings):
+    """A fake OpenAI served over real HTTP on 127.0.0.1, configured as the service's OpenAI."""
+    fake = FakeOpenAI()
+    settings.OPENAI_BASE_URL = fake.serve()
+    settings.OPENAI_API_KEY = "sk-test-fake"
+    settings.OPENAI_ENGINE = "responses"
+    settings.OPENAI_MAX_RETRIES = 0
+    settings.OPENAI_RUN_TIMEOUT_S = 10
+    settings.OPENAI_BACKGROUND = False
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def assistants_engine(settings, fake_openai):
+    settings.OPENAI_ENGINE = "assistants"
+    settings.ASSISTANT_ID = "asst_fake"
+    return fake_openai
+
+
+@pytest.fixture
+def openai_off(settings):
+    settings.OPENAI_API_KEY = ""
+
+
+@pytest.fixture
+def demo_catalogue(db):
+    call_command("loaddata", "demo_courses", verbosity=0)

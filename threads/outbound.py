@@ -23,11 +23,21 @@ RETRY_DELAYS_S = (5, 30, 120, 600)
 
 
 def deliver_reply(
-    *, user_phone: str, text: str, origin: str, turn: Turn | None = None, staff_user_id: int | None = None
+    *,
+    user_phone: str,
+    text: str,
+    origin: str,
+    turn: Turn | None = None,
+    staff_user_id: int | None = None,
+    markdown: bool = False,
 ) -> list[Message]:
-    """Store the reply's parts and send them in order; return the stored outbound messages."""
+    """Store the reply's parts and send them in order; return the stored outbound messages.
+
+    `markdown=True` converts the model's Markdown to WhatsApp formatting first; text written
+    for WhatsApp already (the fallback responder's, staff's) goes out as it is.
+    """
     thread_id = turn.thread_id if turn else ""
-    parts = split_message(to_whatsapp(text))
+    parts = split_message(to_whatsapp(text) if markdown else text)
     rows = [
         message_log.record_outbound(
             user_phone=user_phone,

@@ -116,7 +116,9 @@ def complete_turn(turn: Turn, *, reply: str, origin: str) -> Turn:
     if not _still_ours(turn):
         logger.error("turn %s lost its lease before replying; recovery answers instead", turn.pk)
         return turn
-    deliver_reply(user_phone=turn.user_phone, text=reply, origin=origin, turn=turn)
+    deliver_reply(
+        user_phone=turn.user_phone, text=reply, origin=origin, turn=turn, markdown=origin == Message.Origin.ASSISTANT
+    )
     if origin == Message.Origin.FALLBACK:
         turn.fallback_used = True
     return finish_turn(turn, status=Turn.Status.FALLBACK if turn.fallback_used else Turn.Status.COMPLETED)

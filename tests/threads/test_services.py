@@ -1,0 +1,256 @@
+"""The conversation service end to end: fake OpenAI over HTTP, in-memory outbox, real database."""
+
+import json
+import logging
+
+import pytest
+import responses as responses_lib
+from django.core.management import call_command
+
+from tests.fakes.openai import function_call, message
+from threads import message_log, repository
+from threads.locks import acquire_user_lease, release_user_lease
+from threads.models import Contact, Message, Turn
+from threads.services import process_user_messages
+from webhooks.formatting import WHATSAPP_LIMIT
+
+PHONE = "whatsapp:+5215512345678"
+pytestmark = pytest.mark.django_db
+_sid = iter(range(10**6))
+
+
+def inbound(text: str, phone: str = PHONE, **kwargs) -> Message:
+    msg, created = message_log.record_inbound(
+        user_phone=phone, twilio_sid=f"SM{next(_sid):032x}", body=text, **kwargs
+    )
+    assert created
+    return msg
+
+
+def say(text: str, phone: str = PHONE) -> Turn:
+    inbound(text, phone)
+    assert process_user_messages(user_phone=phone) == 1
+    return Turn.objects.filter(user_phone=phone).latest("pk")
+
+
+def test_new_user_gets_a_reply_and_a_conversation(fake_openai, outbox):
+    turn = say("Hola, me llamo Ana")
+
+    assert [m.body for m in outbox] == ["Hola, soy Brenda. Te llamas Ana. Me escribiste: «Hola, me llamo Ana»."]
+    assert outbox[0].to == PHONE
+    thread_id = repository.get_thread_id(PHONE)
+    assert thread_id.startswith("conv_") and thread_id == turn.thread_id
+    assert turn.status == Turn.Status.COMPLETED and turn.engine == "responses"
+    assert turn.latency_ms is not None and turn.input_tokens > 0 and not turn.fallback_used
+    out = Message.objects.get(direction="out")
+    assert (out.turn, out.origin, out.status, out.twilio_sid) == (turn, "assistant", "queued", "SMlocmem1")
+    assert Message.objects.get(direction="in").turn == turn
+
+
+def test_returning_user_is_remembered_with_one_openai_call(fake_openai, outbox):
+    say("Hola, me llamo Ana")
+    fake_openai.reset_requests()
+
+    turn = say("¿Sigues ahí?")
+
+    assert "«¿Sigues ahí?»" in outbox[-1].body
+    assert "Te llamas Ana" in outbox[-1].body
+    assert [(m, p) for m, p, _ in fake_openai.requests] == [("POST", "/v1/responses")]
+    assert turn.openai_calls == 1
+
+
+def test_tool_answers_come_from_the_catalogue(fake_openai, outbox, demo_catalogue):
+    turn = say("Busco un curso de visión por computadora")
+
+    assert "Visión por computadora con Python" in outbox[-1].body
+    assert [c["name"] for c in turn.tool_calls] == ["buscar_curso"]
+    assert turn.tool_calls[0]["ok"] is True
+
+
+def test_assistants_engine_end_to_end_with_tools_and_memory(assistants_engine, outbox, demo_catalogue):
+    say("Hola, me llamo Luis")
+    turn = say("Quiero un curso de visión")
+
+    assert repository.get_thread_id(PHONE).startswith("thread_")
+    assert turn.engine == "assistants" and turn.response_id.startswith("run_")
+    assert "Visión por computadora con Python" in outbox[-1].body
+    assert [c["name"] for c in turn.tool_calls] == ["buscar_curso"]
+    say("¿Cómo me llamo?")
+    assert "Te llamas Luis" in outbox[-1].body
+
+
+def test_burst_of_messages_is_answered_once_in_order(fake_openai, outbox):
+    for text in ["hola", "me llamo Eva", "tengo una duda", "sobre precios", "gracias"]:
+        inbound(text)
+
+    assert process_user_messages(user_phone=PHONE) == 1
+
+    assert len(outbox) == 1
+    assert "hola / me llamo Eva / tengo una duda / sobre precios / gracias" in outbox[0].body
+    (turn,) = Turn.objects.all()
+    assert turn.messages.filter(direction="in").count() == 5
+    sent = fake_openai.calls("/responses", "POST")[-1].body["input"]
+    assert [item["content"][0]["text"] if isinstance(item["content"], list) else item["content"] for item in sent] == [
+        "hola",
+        "me llamo Eva",
+        "tengo una duda",
+        "sobre precios",
+        "gracias",
+    ]
+
+
+def test_messages_arriving_while_a_turn_holds_the_lease_wait_for_it(fake_openai, outbox):
+    token = acquire_user_lease(PHONE, ttl_s=60)  # another worker is mid-turn
+    inbound("hola")
+
+    assert process_user_messages(user_phone=PHONE) == 0
+    assert outbox == [] and message_log.has_pending_inbound(PHONE)
+
+    release_user_lease(PHONE, token)
+    assert process_user_messages(user_phone=PHONE) == 1
+    assert len(outbox) == 1
+
+
+def test_lost_conversation_is_recreated_from_the_transcript(fake_openai, outbox):
+    say("Hola, me llamo Ana")
+    old = repository.get_thread_id(PHONE)
+    fake_openai.forget(old)
+
+    turn = say("¿Cómo me llamo?")
+
+    new = repository.get_thread_id(PHONE)
+    assert new != old and turn.thread_id == new
+    assert "Te llamas Ana" in outbox[-1].body
+    seeded = fake_openai.calls("/conversations", "POST")[-1].body["items"]
+    assert [i["role"] for i in seeded] == ["user", "assistant"]
+    assert turn.status == Turn.Status.COMPLETED
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_openai_errors_end_in_a_fallback_reply(fake_openai, outbox, demo_catalogue, status, caplog):
+    say("hola")
+    fake_openai.fail_next("/responses", status, times=5)
+
+    with caplog.at_level(logging.ERROR, logger="threads.services"):
+        turn = say("¿Qué cursos tienen para principiantes?")
+
+    assert turn.status == Turn.Status.FALLBACK and turn.fallback_used
+    assert str(status) in turn.error or "Error" in turn.error
+    reply = outbox[-1].body
+    assert "problemas" in reply.lower() and "Introducción a la Inteligencia Artificial" in reply
+    assert Message.objects.filter(direction="out").last().origin == "fallback"
+    assert "failed; answering with the fallback responder" in caplog.text
+    assert "sk-test-fake" not in caplog.text
+
+
+def test_deadline_ends_in_a_fallback_reply(fake_openai, outbox, settings):
+    say("hola")
+    settings.OPENAI_RUN_TIMEOUT_S = 0.3
+    fake_openai.latency_s = 0.6
+
+    turn = say("¿sigues ahí?")
+
+    assert turn.status == Turn.Status.FALLBACK
+    assert turn.error.startswith("RunTimeout")
+    assert len(outbox) == 2 and "problemas" in outbox[-1].body
+
+
+def test_endless_tool_calls_are_bounded_and_fall_back(fake_openai, outbox, settings, demo_catalogue):
+    settings.OPENAI_MAX_TOOL_ROUNDS = 2
+    fake_openai.script([function_call("buscar_curso", {"name": "python"})] * 5)
+
+    turn = say("hola")
+
+    assert turn.status == Turn.Status.FALLBACK and "ToolRounds" in turn.error
+    assert len(outbox) == 1
+
+
+def test_invalid_tool_arguments_go_back_to_the_model_as_errors(fake_openai, outbox):
+    fake_openai.script([function_call("detalle_curso", "{not json"), message("Perdona, ¿qué curso buscas?")])
+
+    turn = say("dame el detalle")
+
+    assert outbox[-1].body == "Perdona, ¿qué curso buscas?"
+    assert turn.status == Turn.Status.COMPLETED
+    assert turn.tool_calls[0]["ok"] is False
+    sent = fake_openai.calls("/responses", "POST")[-1].body["input"]
+    output = next(i for i in sent if i.get("type") == "function_call_output")
+    assert "error" in json.loads(output["output"])
+
+
+def test_without_openai_the_catalogue_responder_answers(openai_off, outbox, demo_catalogue):
+    turn = say("¿Qué cursos tienen?")
+
+    assert turn.engine == "fallback" and turn.status == Turn.Status.FALLBACK
+    assert "• *Introducción a la Inteligencia Artificial*" in outbox[-1].body
+    assert "problemas" not in outbox[-1].body.lower()
+
+
+def test_long_replies_are_split_and_formatted_in_order(fake_openai, outbox):
+    paragraphs = [f"**Parte {n}**: " + ("texto largo de prueba " * 30).strip() + "." for n in range(8)]
+    fake_openai.script([message("\n\n".join(paragraphs))])
+
+    say("cuéntame todo")
+
+    assert len(outbox) > 1 and all(len(m.body) <= WHATSAPP_LIMIT for m in outbox)
+    joined = "\n\n".join(m.body for m in outbox)
+    assert joined.index("*Parte 0*") < joined.index("*Parte 7*") and "**" not in joined
+    assert Message.objects.filter(direction="out").count() == len(outbox)
+
+
+def test_paused_user_is_logged_but_not_answered(fake_openai, outbox):
+    Contact.objects.create(user_phone=PHONE, bot_paused=True)
+    inbound("hola, ¿hay alguien?")
+
+    process_user_messages(user_phone=PHONE)
+
+    assert outbox == [] and fake_openai.requests == []
+    assert Message.objects.get(direction="in").status == Message.Status.HELD
+
+
+def test_media_message_gets_a_polite_note(fake_openai, outbox):
+    inbound("", media=[message_log.InboundMedia(url="https://api.twilio.com/m/1", content_type="image/jpeg")])
+
+    process_user_messages(user_phone=PHONE)
+
+    assert "no pude ver el archivo" in outbox[-1].body
+    sent = fake_openai.calls("/responses", "POST")[-1].body["input"]
+    assert "image/jpeg" in json.dumps(sent)
+
+
+@responses_lib.activate
+def test_twilio_permanent_failure_is_recorded_and_the_turn_still_completes(fake_openai, settings):
+    settings.MESSAGING_BACKEND = "webhooks.backends.TwilioBackend"
+    settings.TWILIO_ACCOUNT_SID = "AC" + "0" * 32
+    settings.TWILIO_AUTH_TOKEN = "token-test"
+    settings.TWILIO_PHONE_NUMBER = "whatsapp:+14155238886"
+    responses_lib.post(
+        f"https://api.twilio.com/2010-04-01/Accounts/{settings.TWILIO_ACCOUNT_SID}/Messages.json",
+        status=400,
+        json={"code": 63016, "message": "Outside the allowed window", "status": 400},
+    )
+
+    turn = say("hola")
+
+    out = Message.objects.get(direction="out")
+    assert (out.status, out.error_code) == (Message.Status.FAILED, "63016")
+    assert turn.status == Turn.Status.COMPLETED
+    assert len(responses_lib.calls) == 1
+
+
+def test_chat_command_talks_through_the_service(openai_off, demo_catalogue, capsys):
+    import io
+
+    call_command("chat", "--phone", "+5215599999999", stdin=io.StringIO("hola\n¿qué cursos tienen?\n/salir\n"))
+
+    out = capsys.readouterr().out
+    assert "--- WhatsApp to whatsapp:+5215599999999 ---" in out
+    assert "Introducción a la Inteligencia Artificial" in out and "¡Hasta luego!" in out
+    assert Message.objects.filter(user_phone="whatsapp:+5215599999999", direction="out").count() == 2
+
+
+def test_chat_command_rejects_a_bad_phone():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="Not a phone number"):
+        call_command("chat", "--phone", "hola")

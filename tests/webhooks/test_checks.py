@@ -1,0 +1,102 @@
+"""The webhooks app's system checks: each id fires on its misconfiguration, and only then."""
+
+import pytest
+from django.core.checks import run_checks
+
+
+@pytest.fixture
+def healthy(settings):
+    settings.DEBUG = False
+    settings.TWILIO_VALIDATE_SIGNATURE = True
+    settings.PUBLIC_BASE_URL = "https://brenda.example.com"
+    settings.TWILIO_ACCOUNT_SID = "AC" + "1" * 32
+    settings.TWILIO_AUTH_TOKEN = "token"
+    settings.TWILIO_PHONE_NUMBER = "whatsapp:+14155238886"
+    settings.OPENAI_BACKGROUND = True
+    settings.OPENAI_WEBHOOK_SECRET = "whsec_abc"
+    return settings
+
+
+def webhook_messages():
+    return {message.id: message for message in run_checks() if message.id.startswith("webhooks.")}
+
+
+def test_healthy_configuration_raises_nothing(healthy):
+    assert webhook_messages() == {}
+
+
+def test_signature_validation_off_in_production_warns(healthy):
+    healthy.TWILIO_VALIDATE_SIGNATURE = False
+
+    message = webhook_messages()["webhooks.W001"]
+
+    assert message.is_serious() is False
+    assert "TWILIO_VALIDATE_SIGNATURE" in message.hint
+
+
+def test_signature_validation_off_under_debug_is_allowed(healthy):
+    healthy.TWILIO_VALIDATE_SIGNATURE = False
+    healthy.DEBUG = True
+
+    assert "webhooks.W001" not in webhook_messages()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "brenda.example.com",
+        "ftp://brenda.example.com",
+        "https://",
+        "https://brenda.example.com/?x=1",
+        "https://brenda.example.com#top",
+        "https://user:pw@brenda.example.com",
+        "https://brenda.example.com:port",
+        "https://brenda example.com",
+    ],
+)
+def test_malformed_public_base_url_is_an_error(healthy, value):
+    healthy.PUBLIC_BASE_URL = value
+
+    message = webhook_messages()["webhooks.E002"]
+
+    assert message.is_serious()
+    assert message.hint
+
+
+@pytest.mark.parametrize("value", ["", "http://localhost:8000", "https://example.com/brenda"])
+def test_well_formed_or_unset_public_base_url_passes(healthy, value):
+    healthy.PUBLIC_BASE_URL = value
+
+    assert "webhooks.E002" not in webhook_messages()
+
+
+@pytest.mark.parametrize("missing", ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_PHONE_NUMBER"])
+def test_half_configured_twilio_warns_naming_what_is_missing(healthy, missing):
+    setattr(healthy, missing, "")
+
+    message = webhook_messages()["webhooks.W003"]
+
+    assert missing in message.msg
+    assert message.hint
+
+
+def test_no_twilio_at_all_is_fine(healthy):
+    healthy.TWILIO_ACCOUNT_SID = healthy.TWILIO_AUTH_TOKEN = healthy.TWILIO_PHONE_NUMBER = ""
+
+    assert "webhooks.W003" not in webhook_messages()
+
+
+def test_background_mode_without_webhook_secret_is_an_error(healthy):
+    healthy.OPENAI_WEBHOOK_SECRET = ""
+
+    message = webhook_messages()["webhooks.E004"]
+
+    assert message.is_serious()
+    assert "OPENAI_WEBHOOK_SECRET" in message.hint
+
+
+def test_no_background_mode_needs_no_webhook_secret(healthy):
+    healthy.OPENAI_BACKGROUND = False
+    healthy.OPENAI_WEBHOOK_SECRET = ""
+
+    assert "webhooks.E004" not in webhook_messages()

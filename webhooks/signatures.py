@@ -1,0 +1,74 @@
+"""Who really sent a webhook: Twilio's `X-Twilio-Signature` and OpenAI's Standard Webhooks signature."""
+
+import logging
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+import openai
+from django.conf import settings
+from django.http import HttpRequest
+from twilio.request_validator import RequestValidator
+
+logger = logging.getLogger(__name__)
+
+TWILIO_SIGNATURE_HEADER = "X-Twilio-Signature"
+
+
+def twilio_request_url(request: HttpRequest) -> str:
+    """Return the URL Twilio called, the one its signature covers (scheme and query string included).
+
+    Behind a proxy or tunnel Django sees `http://internal-host/...` while Twilio signed
+    `https://public-host/...`; hence `PUBLIC_BASE_URL`, the external origin (plus any path
+    prefix the proxy strips).
+    """
+    if settings.PUBLIC_BASE_URL:
+        return settings.PUBLIC_BASE_URL.rstrip("/") + request.get_full_path()
+    return request.build_absolute_uri()
+
+
+def is_valid_twilio_request(request: HttpRequest) -> bool:
+    """Tell whether the request carries a valid Twilio signature (always true when validation is off).
+
+    An empty auth token would make the HMAC forgeable by anyone, so it never validates.
+    """
+    if not settings.TWILIO_VALIDATE_SIGNATURE:
+        return True
+    url = twilio_request_url(request)
+    if not settings.TWILIO_AUTH_TOKEN:
+        logger.error("rejecting Twilio webhook %s: TWILIO_AUTH_TOKEN is not set", request.path)
+        return False
+    # The validator raises TypeError on a None signature: a missing header is "".
+    signature = request.headers.get(TWILIO_SIGNATURE_HEADER) or ""
+    if RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(url, request.POST, signature):
+        return True
+    logger.warning(
+        "rejecting Twilio webhook: %s signature for %s (check PUBLIC_BASE_URL and TWILIO_AUTH_TOKEN)",
+        "invalid" if signature else "missing",
+        url,
+    )
+    return False
+
+
+def is_openai_webhook_configured() -> bool:
+    return bool(settings.OPENAI_WEBHOOK_SECRET)
+
+
+def unwrap_openai_event(*, body: bytes, headers: Mapping[str, str]) -> Any:
+    """Verify an OpenAI webhook (signature and 300 s replay window) and return its parsed event.
+
+    Raise `ValueError` when it cannot be trusted or read: the SDK's
+    `InvalidWebhookSignatureError` (bad signature, stale or future timestamp), a plain
+    `ValueError` for a missing header, and JSON or UTF-8 errors for a body that is not an event.
+    Callers check `is_openai_webhook_configured()` first: an empty secret is refused here.
+    """
+    secret = settings.OPENAI_WEBHOOK_SECRET
+    if not secret:
+        raise ValueError("OPENAI_WEBHOOK_SECRET is not set")
+    return _webhook_client(secret).webhooks.unwrap(body, dict(headers))
+
+
+@lru_cache(maxsize=4)
+def _webhook_client(secret: str) -> openai.OpenAI:
+    # Verification is local: the client never calls the API and needs no real key.
+    return openai.OpenAI(api_key="unused", webhook_secret=secret)

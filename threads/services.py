@@ -26,12 +26,10 @@ from .outbound import deliver_reply
 
 logger = logging.getLogger(__name__)
 
-# A lease outlives the run deadline by this much: the time to send the reply and log the turn.
-LEASE_MARGIN_S = 30.0
-
 
 def lease_ttl_s() -> float:
-    return settings.OPENAI_RUN_TIMEOUT_S + LEASE_MARGIN_S
+    """A turn's lease: its deadline plus the time to send the reply (TURN_LEASE_MARGIN_S)."""
+    return settings.OPENAI_RUN_TIMEOUT_S + settings.TURN_LEASE_MARGIN_S
 
 
 def uses_background_mode() -> bool:
@@ -214,7 +212,7 @@ def _turn_texts(turn: Turn) -> list[str]:
 
 def _still_ours(turn: Turn) -> bool:
     token = turn.state.get("lease_token", "")
-    return bool(token) and renew_user_lease(turn.user_phone, token, ttl_s=LEASE_MARGIN_S)
+    return bool(token) and renew_user_lease(turn.user_phone, token, ttl_s=settings.TURN_LEASE_MARGIN_S)
 
 
 def _schedule_recovery(turn: Turn) -> None:

@@ -20,9 +20,7 @@ _sid = iter(range(10**6))
 
 
 def inbound(text: str, phone: str = PHONE, **kwargs) -> Message:
-    msg, created = message_log.record_inbound(
-        user_phone=phone, twilio_sid=f"SM{next(_sid):032x}", body=text, **kwargs
-    )
+    msg, created = message_log.record_inbound(user_phone=phone, twilio_sid=f"SM{next(_sid):032x}", body=text, **kwargs)
     assert created
     return msg
 

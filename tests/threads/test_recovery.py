@@ -1,5 +1,6 @@
 """Crash safety: turns whose worker died are taken over, and every message is answered exactly once."""
 
+import itertools
 import threading
 from datetime import timedelta
 
@@ -109,7 +110,7 @@ def test_two_workers_never_run_turns_of_one_user_at_the_same_time(fake_openai, o
 
     assert errors == []
     turns = list(Turn.objects.filter(user_phone=PHONE).order_by("started_at"))
-    for earlier, later in zip(turns, turns[1:], strict=False):
+    for earlier, later in itertools.pairwise(turns):
         assert earlier.finished_at <= later.started_at, "two turns of one user overlapped"
     inbound_rows = Message.objects.filter(direction="in")
     assert inbound_rows.count() == 12 and not inbound_rows.filter(turn=None).exists()

@@ -1,0 +1,1 @@
+"""The OpenAI engines behind `threads.adapter`; nothing outside the adapter imports them."""

@@ -1,0 +1,194 @@
+"""The single door to OpenAI: one interface over the `responses` and `assistants` engines.
+
+The operations are those of the original `ThreadsAdapter` (create a thread, add a user
+message, start a run, wait for it with tool calling and a timeout, fetch the last assistant
+message), plus `run_turn`, which does all of that, and the background-mode steps. Callers
+never learn which engine runs; thread ids carry it in their prefix (`conv_…`, `thread_…`).
+"""
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import httpx2
+import openai
+from django.conf import settings
+
+from .engines.assistants import AssistantsEngine
+from .engines.base import BackgroundStep, BaseEngine, RunHandle, SeedMessage
+from .engines.responses import ResponsesEngine
+from .exceptions import OpenAINotConfigured, RunFailed, ThreadsError
+
+logger = logging.getLogger(__name__)
+
+ENGINES = ("responses", "assistants")
+CONNECT_TIMEOUT_S = 5.0
+
+__all__ = [
+    "BackgroundStep",
+    "RunHandle",
+    "RunResult",
+    "SeedMessage",
+    "ThreadsAdapter",
+    "get_adapter",
+    "get_openai_client",
+    "is_openai_enabled",
+]
+
+
+@dataclass
+class RunResult:
+    """What one turn produced and cost."""
+
+    text: str  # final assistant text
+    response_id: str  # last response id (responses) or run id (assistants)
+    tool_calls: list[dict]  # one per executed call: {"name": str, "ok": bool, "ms": int}
+    input_tokens: int | None
+    output_tokens: int | None
+    openai_calls: int  # requests made to OpenAI during the turn (SDK retries not counted)
+
+
+class ThreadsAdapter:
+    """Talk to the user's thread through whichever engine is configured."""
+
+    def __init__(self, backend: BaseEngine) -> None:
+        self.backend = backend
+        self.engine: str = backend.name
+
+    @property
+    def supports_background(self) -> bool:
+        return self.backend.supports_background
+
+    def create_thread(self, *, seed: Sequence[SeedMessage] = ()) -> str:
+        """Create a thread/conversation holding `seed`, the user's recent transcript (oldest first)."""
+        return self.backend.create_thread(seed=seed)
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete the remote thread/conversation; one already gone is fine."""
+        self.backend.delete_thread(thread_id)
+
+    def add_user_message(self, thread_id: str, text: str) -> None:
+        """Queue a user message for the next run (the responses engine buffers it locally: no request)."""
+        self.backend.add_user_message(thread_id, text)
+
+    def start_run(self, thread_id: str, *, deadline: float | None = None) -> RunHandle:
+        """Start the model on the messages added since the last run."""
+        return self.backend.start_run(thread_id, deadline=deadline)
+
+    def wait_for_run(self, handle: RunHandle, *, deadline: float) -> RunHandle:
+        """Drive the run to its answer, executing tool calls; `deadline` is a `time.monotonic()` value."""
+        return self.backend.wait_for_run(handle, deadline=deadline)
+
+    def get_last_assistant_message(self, handle: RunHandle) -> str:
+        return self.backend.get_last_assistant_message(handle)
+
+    def run_turn(self, thread_id: str, texts: Sequence[str], *, timeout_s: float | None = None) -> RunResult:
+        """Send `texts` (in order) as one turn and return the model's answer.
+
+        The whole turn, tool rounds included, must end within `timeout_s` (default
+        OPENAI_RUN_TIMEOUT_S) or RunTimeout is raised. An empty answer raises RunFailed, so
+        the caller never sends the user an empty message.
+        """
+        if not texts:
+            raise ThreadsError("run_turn needs at least one user message")
+        started = time.monotonic()
+        deadline = started + (settings.OPENAI_RUN_TIMEOUT_S if timeout_s is None else timeout_s)
+        for text in texts:
+            self.add_user_message(thread_id, text)
+        handle = self.start_run(thread_id, deadline=deadline)
+        handle = self.wait_for_run(handle, deadline=deadline)
+        text = self.get_last_assistant_message(handle)
+        if not text.strip():
+            raise RunFailed(f"run {handle.run_id} produced an empty answer")
+        logger.info(
+            "turn on %s (%s) done: %s, %d tool calls, %d requests, %d ms",
+            thread_id,
+            self.engine,
+            handle.run_id,
+            len(handle.tool_calls),
+            handle.openai_calls,
+            round((time.monotonic() - started) * 1000),
+        )
+        return RunResult(
+            text=text,
+            response_id=handle.run_id,
+            tool_calls=handle.tool_calls,
+            input_tokens=handle.input_tokens,
+            output_tokens=handle.output_tokens,
+            openai_calls=handle.openai_calls,
+        )
+
+    def start_background(self, thread_id: str, texts: Sequence[str]) -> str:
+        """Start a background response for `texts` and return its id (responses engine only).
+
+        The turn continues in `resume_background` when OpenAI's webhook says the response ended.
+        """
+        return self.backend.start_background(thread_id, texts)
+
+    def resume_background(self, response_id: str, *, state: dict) -> BackgroundStep:
+        """Advance a background turn whose response ended; `state` comes from the previous step ({} at first).
+
+        Function calls are executed and the next background response started (done=False, new
+        id); a message ends the turn (done=True); failed/cancelled/incomplete raises RunFailed;
+        a response still working gives done=False with the same id.
+        """
+        return self.backend.resume_background(response_id, state=state)
+
+    def cancel_background(self, response_id: str) -> None:
+        """Cancel a background response, best effort (it frees the conversation for the next turn)."""
+        self.backend.cancel_background(response_id)
+
+    def check_connection(self) -> str:
+        """Make one cheap authenticated call and describe what answered; raise EngineError on failure."""
+        return self.backend.check_connection()
+
+
+def is_openai_enabled() -> bool:
+    """Tell whether OpenAI is configured; without it the rule-based responder answers."""
+    return bool(settings.OPENAI_API_KEY)
+
+
+def get_adapter(
+    *,
+    engine: str | None = None,
+    client: openai.OpenAI | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> ThreadsAdapter:
+    """Return an adapter for `engine` (default OPENAI_ENGINE).
+
+    Without an explicit `client` an API key is required. The assistants engine also needs
+    ASSISTANT_ID. `sleep` replaces `time.sleep` in polling loops (tests).
+    """
+    name = engine or settings.OPENAI_ENGINE
+    if name not in ENGINES:
+        raise ThreadsError(f"unknown OpenAI engine {name!r}; expected one of {', '.join(ENGINES)}")
+    if client is None:
+        if not is_openai_enabled():
+            raise OpenAINotConfigured("OPENAI_API_KEY is not set")
+        client = get_openai_client()
+    if name == "assistants":
+        if not settings.ASSISTANT_ID:
+            raise OpenAINotConfigured("the assistants engine needs ASSISTANT_ID")
+        return ThreadsAdapter(AssistantsEngine(client, assistant_id=settings.ASSISTANT_ID, sleep=sleep))
+    return ThreadsAdapter(ResponsesEngine(client, sleep=sleep))
+
+
+def get_openai_client() -> openai.OpenAI:
+    """Return the process's OpenAI client for the current settings (one per distinct configuration)."""
+    if not is_openai_enabled():
+        raise OpenAINotConfigured("OPENAI_API_KEY is not set")
+    return _build_client(
+        settings.OPENAI_API_KEY,
+        settings.OPENAI_BASE_URL or None,
+        settings.OPENAI_MAX_RETRIES,
+        float(settings.OPENAI_RUN_TIMEOUT_S),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _build_client(api_key: str, base_url: str | None, max_retries: int, read_timeout_s: float) -> openai.OpenAI:
+    # A request never needs longer than a whole turn; connecting should be quick.
+    timeout = httpx2.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S)
+    return openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout)

@@ -1,0 +1,167 @@
+"""What every engine shares: the payloads that cross the adapter, the base class, SDK error mapping.
+
+An engine speaks to one OpenAI API (Responses + Conversations, or the legacy Assistants API)
+and hides its shape behind the operations of the original `ThreadsAdapter`. Only
+`threads.adapter` uses engines; everything else talks to the adapter.
+"""
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import openai
+
+from ..exceptions import EngineError, RunTimeout, ThreadBusy, ThreadNotFound, ThreadsError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SeedMessage:
+    """One message of a user's recent transcript, replayed into a new thread or conversation."""
+
+    role: Literal["user", "assistant"]
+    text: str
+
+
+@dataclass
+class RunHandle:
+    """A turn in progress: which thread, the latest response/run, and what the turn has cost so far."""
+
+    thread_id: str
+    run_id: str  # latest response id (responses) or run id (assistants)
+    status: str
+    text: str | None = None  # final assistant text, once known
+    tool_calls: list[dict] = field(default_factory=list)  # {"name", "ok", "ms"} per executed call
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    openai_calls: int = 0  # SDK calls made for this turn (each is one HTTP request unless the SDK retried)
+    rounds: int = 0  # tool rounds answered so far
+    raw: Any = field(default=None, repr=False)  # the latest SDK object (Response or Run)
+
+    def add_usage(self, input_tokens: int | None, output_tokens: int | None) -> None:
+        if input_tokens is not None:
+            self.input_tokens = (self.input_tokens or 0) + input_tokens
+        if output_tokens is not None:
+            self.output_tokens = (self.output_tokens or 0) + output_tokens
+
+
+@dataclass
+class BackgroundStep:
+    """The outcome of advancing a background turn by one finished response."""
+
+    done: bool  # True: `text` is the final answer; False: `response_id` is still working
+    text: str
+    response_id: str
+    tool_calls: list[dict]
+    input_tokens: int | None
+    output_tokens: int | None
+    openai_calls: int
+    state: dict  # carried between steps by the caller (holds the tool round count)
+
+
+class BaseEngine:
+    """The contract of an engine. Subclasses implement every method below; the docstrings are the spec."""
+
+    name: str = ""
+    # Whether the engine can run a turn in OpenAI's background mode (completed through the webhook).
+    supports_background: bool = False
+
+    def __init__(self, client: openai.OpenAI, *, sleep: Callable[[float], None] | None = None) -> None:
+        self.client = client
+        # Injectable so tests of polling loops do not wait for real.
+        self.sleep: Callable[[float], None] = sleep or time.sleep
+
+    def create_thread(self, *, seed: Sequence[SeedMessage] = ()) -> str:
+        """Create a remote thread/conversation holding `seed` (oldest first) and return its id."""
+        raise NotImplementedError
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete a remote thread/conversation; one that no longer exists is not an error."""
+        raise NotImplementedError
+
+    def add_user_message(self, thread_id: str, text: str) -> None:
+        """Add a user message to the next run of `thread_id`."""
+        raise NotImplementedError
+
+    def start_run(self, thread_id: str, *, deadline: float | None = None) -> RunHandle:
+        """Make the model start working on the thread's new messages."""
+        raise NotImplementedError
+
+    def wait_for_run(self, handle: RunHandle, *, deadline: float) -> RunHandle:
+        """Drive the run to its final message, executing tool calls; `deadline` is a `time.monotonic()` value."""
+        raise NotImplementedError
+
+    def get_last_assistant_message(self, handle: RunHandle) -> str:
+        """Return the text of the run's final assistant message."""
+        raise NotImplementedError
+
+    def check_connection(self) -> str:
+        """Make one cheap authenticated call and describe what answered."""
+        raise NotImplementedError
+
+    def start_background(self, thread_id: str, texts: Sequence[str]) -> str:
+        """Start a background response for `texts` and return its id."""
+        raise ThreadsError(f"the {self.name} engine does not support background mode")
+
+    def resume_background(self, response_id: str, *, state: dict) -> BackgroundStep:
+        """Advance a background turn after its response finished."""
+        raise ThreadsError(f"the {self.name} engine does not support background mode")
+
+    def cancel_background(self, response_id: str) -> None:
+        """Cancel a background response, best effort."""
+        raise ThreadsError(f"the {self.name} engine does not support background mode")
+
+
+def remaining_s(deadline: float, *, what: str) -> float:
+    """Return the seconds left before `deadline`, or raise RunTimeout when none are."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise RunTimeout(f"OpenAI turn ran out of time before {what}")
+    return left
+
+
+def is_busy_error(exc: openai.APIStatusError) -> bool:
+    """Tell a "one thing at a time" refusal: a locked conversation, or a thread with an active run."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    message = str(body.get("message") or "")
+    return exc.status_code == 400 and (
+        exc.code == "conversation_locked"
+        or ("while a run" in message and "is active" in message)
+        or "already has an active run" in message
+    )
+
+
+def describe_status_error(exc: openai.APIStatusError) -> str:
+    """Summarise an API error as status, type and code only: OpenAI's messages can echo part of the key."""
+    return f"HTTP {exc.status_code} ({exc.type or 'unknown'}/{exc.code or '-'})"
+
+
+@contextlib.contextmanager
+def translate_errors(
+    what: str, *, not_found: type[EngineError] = ThreadNotFound, timeout: type[EngineError] = EngineError
+) -> Iterator[None]:
+    """Re-raise the SDK's errors (after its own retries) as ours, always chained.
+
+    `not_found` is the error for a 404 (the thread/conversation is gone, unless the call was
+    about something else); `timeout` is the error for a request timeout (RunTimeout when the
+    request was given the turn's remaining time).
+    """
+    try:
+        yield
+    except openai.APIStatusError as exc:
+        summary = describe_status_error(exc)
+        if exc.status_code == 404:
+            raise not_found(f"OpenAI {what}: not found, {summary}") from exc
+        if is_busy_error(exc):
+            raise ThreadBusy(f"OpenAI {what}: busy, {summary}") from exc
+        raise EngineError(f"OpenAI {what} failed: {summary}") from exc
+    except openai.APITimeoutError as exc:
+        raise timeout(f"OpenAI {what} timed out") from exc
+    except openai.APIConnectionError as exc:
+        raise EngineError(f"OpenAI {what} failed: connection error ({type(exc.__cause__).__name__})") from exc
+    except openai.OpenAIError as exc:
+        raise EngineError(f"OpenAI {what} failed: {type(exc).__name__}") from exc

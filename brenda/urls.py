@@ -3,7 +3,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from threads.admin import stats_view
+
 urlpatterns = [
     path("", include("webhooks.urls")),
+    # Before admin.site.urls, whose catch-all would answer this path with a 404.
+    path("admin/threads/stats/", admin.site.admin_view(stats_view), name="threads_stats"),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,192 @@
+"""Statistics selectors against known rows with fixed timestamps: per-day counts, percentiles, tools, rates."""
+
+from datetime import datetime, time, timedelta
+
+import pytest
+from django.utils import timezone
+
+from threads import repository
+from threads.models import Contact, Message, Turn
+from threads.stats import DayStats, ToolUsage, get_dashboard_stats, percentile
+
+pytestmark = pytest.mark.django_db
+
+PHONE = "whatsapp:+5215512345678"
+_sid = iter(range(10**6))
+
+
+def local_at(days_ago: int, hour: int = 12, minute: int = 0) -> datetime:
+    """An aware datetime `days_ago` local calendar days before today, at hour:minute local time."""
+    day = timezone.localdate() - timedelta(days=days_ago)
+    return timezone.make_aware(datetime.combine(day, time(hour, minute)))
+
+
+def message(when: datetime, *, direction: str = "in", origin: str = "", status: str = "") -> Message:
+    inbound = direction == Message.Direction.INBOUND
+    return Message.objects.create(
+        user_phone=PHONE,
+        direction=direction,
+        origin=origin or (Message.Origin.USER if inbound else Message.Origin.ASSISTANT),
+        status=status or (Message.Status.RECEIVED if inbound else Message.Status.DELIVERED),
+        twilio_sid=f"SM{next(_sid):032x}",
+        body="hola",
+        created_at=when,
+    )
+
+
+def turn(when: datetime, *, status: str = "completed", latency_ms: int | None = None, **fields) -> Turn:
+    return Turn.objects.create(user_phone=PHONE, started_at=when, status=status, latency_ms=latency_ms, **fields)
+
+
+@pytest.fixture
+def known_data():
+    """Two weeks of known traffic, plus older rows that only a 30-day period sees."""
+    # yesterday: 3 in, 2 out (one failed, one undelivered); two completed turns with tools
+    for minute in range(3):
+        message(local_at(1, minute=minute))
+    message(local_at(1), direction="out", status="failed")
+    message(local_at(1), direction="out", status="undelivered")
+    turn(local_at(1), latency_ms=100, tool_calls=[{"name": "buscar_curso", "ok": True, "ms": 40}])
+    turn(
+        local_at(1),
+        latency_ms=300,
+        tool_calls=[{"name": "buscar_curso", "ok": False, "ms": 60}, {"name": "detalle_curso", "ok": True, "ms": 20}],
+    )
+    # today: 2 in (one held), 3 out (one from staff); a fallback, a completed, a paused and a running turn
+    message(local_at(0, hour=0, minute=5))
+    message(local_at(0, hour=0, minute=6), status="held")
+    message(local_at(0, hour=0, minute=7), direction="out")
+    message(local_at(0, hour=0, minute=8), direction="out", origin="fallback")
+    message(local_at(0, hour=0, minute=9), direction="out", origin="staff", status="sent")
+    turn(local_at(0, hour=0, minute=5), status="fallback", latency_ms=900, fallback_used=True)
+    turn(local_at(0, hour=0, minute=6), latency_ms=200)
+    turn(local_at(0, hour=0, minute=7), status="paused", latency_ms=5)
+    turn(local_at(0, hour=0, minute=8), status="running")
+    # 20 days ago: outside the default period
+    for minute in range(5):
+        message(local_at(20, minute=minute))
+    turn(local_at(20), latency_ms=10_000, tool_calls=[{"name": "buscar_curso", "ok": True, "ms": 10}])
+    Contact.objects.create(user_phone=PHONE, bot_paused=True)
+    Contact.objects.create(user_phone="whatsapp:+5213398765432", bot_paused=True)
+    Contact.objects.create(user_phone="whatsapp:+5218112345678")
+    repository.save_thread_id(PHONE, "conv_1")
+
+
+def test_messages_and_turns_are_counted_per_local_day(known_data):
+    stats = get_dashboard_stats(days=14)
+
+    assert len(stats.per_day) == 14
+    assert stats.per_day[0].day == timezone.localdate() - timedelta(days=13)
+    assert stats.per_day[-1].day == timezone.localdate()
+    assert stats.per_day[-2] == DayStats(
+        day=timezone.localdate() - timedelta(days=1),
+        messages_in=3,
+        messages_out=2,
+        turns=2,
+        latency_p50_ms=100,
+        latency_p95_ms=300,
+    )
+    assert stats.per_day[-1] == DayStats(
+        day=timezone.localdate(), messages_in=2, messages_out=3, turns=4, latency_p50_ms=200, latency_p95_ms=900
+    )
+    assert all(d.messages_in == d.messages_out == d.turns == 0 for d in stats.per_day[:-2])
+    assert (stats.messages_in, stats.messages_out, stats.turns) == (5, 5, 6)
+
+
+def test_totals_rates_and_percentiles_cover_answered_turns_of_the_period(known_data):
+    stats = get_dashboard_stats(days=14)
+
+    assert (stats.answered_turns, stats.fallback_turns, stats.fallback_rate) == (4, 1, 0.25)
+    # latencies of answered turns: 100, 200, 300, 900 (the paused turn's 5 ms is not a reply)
+    assert (stats.latency_p50_ms, stats.latency_p95_ms, stats.latency_samples) == (200, 900, 4)
+    assert stats.latency_sampled is False
+    assert (stats.staff_messages, stats.held_messages, stats.delivery_failures) == (1, 1, 2)
+    assert stats.paused_users == 2
+    assert stats.mappings == {"total_mappings": 1, "created_last_24h": 1, "updated_last_24h": 1}
+
+
+def test_tool_usage_counts_calls_failures_and_average_time_most_used_first(known_data):
+    stats = get_dashboard_stats(days=14)
+
+    assert stats.tool_usage == [
+        ToolUsage(name="buscar_curso", calls=2, failures=1, avg_ms=50),
+        ToolUsage(name="detalle_curso", calls=1, failures=0, avg_ms=20),
+    ]
+
+
+def test_a_longer_period_includes_older_rows(known_data):
+    stats = get_dashboard_stats(days=30)
+
+    assert (stats.messages_in, stats.turns, stats.latency_p95_ms) == (10, 7, 10_000)
+    assert stats.per_day[-21].messages_in == 5
+    assert stats.tool_usage[0] == ToolUsage(name="buscar_curso", calls=3, failures=1, avg_ms=37)
+
+
+def test_days_follow_the_configured_time_zone_not_utc(settings):
+    settings.TIME_ZONE = "America/Mexico_City"  # UTC-6: 21:00 local yesterday is 03:00 UTC today
+    timezone.deactivate()
+    late_yesterday = local_at(1, hour=21)
+    assert late_yesterday.astimezone(timezone.UTC).date() == timezone.localdate()
+    message(late_yesterday)
+    turn(late_yesterday, latency_ms=400)
+
+    stats = get_dashboard_stats(days=7)
+
+    assert (stats.per_day[-2].messages_in, stats.per_day[-2].turns, stats.per_day[-2].latency_p50_ms) == (1, 1, 400)
+    assert (stats.per_day[-1].messages_in, stats.per_day[-1].turns) == (0, 0)
+
+
+def test_empty_database_gives_zeros_and_no_percentiles():
+    stats = get_dashboard_stats(days=7)
+
+    assert len(stats.per_day) == 7
+    assert (stats.messages_in, stats.messages_out, stats.turns, stats.delivery_failures) == (0, 0, 0, 0)
+    assert stats.fallback_rate is None
+    assert stats.latency_p50_ms is None and stats.latency_p95_ms is None
+    assert stats.tool_usage == []
+    assert stats.mappings["total_mappings"] == 0
+
+
+def test_malformed_tool_calls_are_skipped_not_fatal():
+    turn(local_at(0), tool_calls=[{"name": "buscar_curso"}, "junk", {"ok": False}])
+    turn(local_at(0), tool_calls={"name": "not a list"})
+
+    stats = get_dashboard_stats(days=7)
+
+    assert stats.tool_usage == [
+        ToolUsage(name="?", calls=1, failures=1, avg_ms=None),
+        ToolUsage(name="buscar_curso", calls=1, failures=0, avg_ms=None),
+    ]
+
+
+def test_the_number_of_queries_does_not_grow_with_the_rows(django_assert_max_num_queries):
+    for days_ago in range(10):
+        for _ in range(5):
+            message(local_at(days_ago))
+            turn(local_at(days_ago), latency_ms=100, tool_calls=[{"name": "buscar_curso", "ok": True, "ms": 1}])
+
+    with django_assert_max_num_queries(8):
+        stats = get_dashboard_stats(days=14)
+
+    assert stats.turns == 50
+
+
+@pytest.mark.parametrize("days", [0, -1, 367])
+def test_a_period_outside_one_to_366_days_is_refused(days):
+    with pytest.raises(ValueError):
+        get_dashboard_stats(days=days)
+
+
+@pytest.mark.parametrize(
+    ("values", "pct", "expected"),
+    [
+        ([], 50, None),
+        ([7], 95, 7),
+        ([100, 200, 300, 900], 50, 200),
+        ([100, 200, 300, 900], 95, 900),
+        (list(range(1, 101)), 95, 95),
+        ([5, 1, 3], 0, 1),
+    ],
+)
+def test_percentile_is_the_nearest_rank_value(values, pct, expected):
+    assert percentile(values, pct) == expected

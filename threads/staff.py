@@ -1,0 +1,118 @@
+"""What staff do to a conversation from the admin: reset its thread, take it over, write as a human.
+
+The admin only parses and confirms; these services hold the logic so a command or an API can
+reuse them and the tests can call them directly.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from . import repository
+from .exceptions import ThreadNotFound, ThreadsError
+from .models import Contact, Message, engine_for_thread_id
+from .outbound import deliver_reply
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ResetResult:
+    """What a reset did. `thread_id` is the thread the user had (None when there was no mapping)."""
+
+    user_phone: str
+    thread_id: str | None
+    mapping_deleted: bool
+    remote_deleted: bool = False
+    # Why the remote conversation was not deleted when that was asked for ("" otherwise).
+    remote_error: str = ""
+
+
+def reset_thread(*, user_phone: str, delete_remote: bool = False) -> ResetResult:
+    """Forget the user's thread so their next message starts a new conversation.
+
+    The mapping goes first: the reset is about the user, and a remote failure must not leave
+    them stuck on the old conversation. With `delete_remote` the conversation (or legacy
+    thread) is then deleted at OpenAI too; one already gone there counts as deleted.
+    """
+    thread_id = repository.get_thread_id(user_phone)
+    if thread_id is None:
+        return ResetResult(user_phone=user_phone, thread_id=None, mapping_deleted=False)
+    deleted = repository.delete_mapping(user_phone)
+    logger.info("staff reset the thread of %s (mapping deleted: %s)", user_phone, deleted)
+    if not delete_remote:
+        return ResetResult(user_phone=user_phone, thread_id=thread_id, mapping_deleted=deleted)
+    remote_deleted, remote_error = _delete_remote_thread(thread_id)
+    return ResetResult(
+        user_phone=user_phone,
+        thread_id=thread_id,
+        mapping_deleted=deleted,
+        remote_deleted=remote_deleted,
+        remote_error=remote_error,
+    )
+
+
+def _delete_remote_thread(thread_id: str) -> tuple[bool, str]:
+    # Imported here: the admin must load (and reset locally) even when OpenAI is not configured.
+    from .adapter import get_adapter, is_openai_enabled
+
+    if not is_openai_enabled():
+        return False, "OpenAI is not configured"
+    # The id's prefix, not OPENAI_ENGINE, says which API holds it (conv_… or a legacy thread_…).
+    engine = engine_for_thread_id(thread_id)
+    if engine == "unknown":
+        return False, "not a conversation or thread id"
+    try:
+        get_adapter(engine=engine).delete_thread(thread_id)
+    except ThreadNotFound:
+        logger.info("remote thread %s was already gone", thread_id)
+        return True, ""
+    except ThreadsError as exc:
+        logger.warning("could not delete remote thread %s: %s", thread_id, type(exc).__name__)
+        return False, f"{type(exc).__name__}: {exc}"[:300]
+    logger.info("deleted remote thread %s", thread_id)
+    return True, ""
+
+
+def set_bot_paused(*, user_phones: Sequence[str], paused: bool) -> int:
+    """Pause (human takeover) or resume the bot for these users; return how many changed state.
+
+    A paused user's messages are stored as held and never answered by the bot. Resuming does
+    not release them: staff decide whether they still need an answer. Pausing a user Brenda
+    has no contact row for creates one, with an upsert so a racing inbound message cannot
+    leave it unpaused.
+    """
+    phones = sorted(set(user_phones))
+    if not phones:
+        return 0
+    with transaction.atomic():
+        already = set(Contact.objects.filter(pk__in=phones, bot_paused=paused).values_list("pk", flat=True))
+        to_change = [phone for phone in phones if phone not in already]
+        if paused:
+            Contact.objects.bulk_create(
+                [Contact(user_phone=phone, bot_paused=True) for phone in to_change],
+                update_conflicts=True,
+                unique_fields=["user_phone"],
+                update_fields=["bot_paused"],
+            )
+            changed = len(to_change)
+        else:
+            # A user without a contact row is not paused: there is nothing to resume.
+            changed = Contact.objects.filter(pk__in=to_change).update(bot_paused=False)
+    logger.info("bot %s for %d user(s)", "paused" if paused else "resumed", changed)
+    return changed
+
+
+def send_staff_message(*, user_phone: str, text: str, staff_user_id: int) -> list[Message]:
+    """Send `text` to the user as staff, through the same path (split, log, retry) as the bot's replies.
+
+    The parts are logged with origin "staff" and the sender, so the transcript shows who wrote.
+    """
+    text = text.strip()
+    if not text:
+        raise ValueError("a staff message needs some text")
+    rows = deliver_reply(user_phone=user_phone, text=text, origin=Message.Origin.STAFF, staff_user_id=staff_user_id)
+    logger.info("staff user %s sent %d part(s) to %s", staff_user_id, len(rows), user_phone)
+    return rows

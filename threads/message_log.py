@@ -181,10 +181,12 @@ def recent_transcript(
     """The user's last `limit` texts as (role, text), oldest first: the seed of a recreated conversation.
 
     Messages still waiting for a turn, and those of `exclude_turn_id` (the turn about to send
-    them as its input), are left out so the model does not read them twice.
+    them as its input), are left out so the model does not read them twice; so is everything
+    before the user's last thread reset, which is meant to start afresh.
     """
+    since = Contact.objects.filter(pk=user_phone).values_list("history_starts_at", flat=True).first()
     rows = (
-        Message.objects.filter(user_phone=user_phone)
+        Message.objects.filter(user_phone=user_phone, **({"created_at__gte": since} if since else {}))
         .exclude(body="")
         .exclude(direction=Message.Direction.INBOUND, turn__isnull=True)
         .exclude(turn_id=exclude_turn_id)

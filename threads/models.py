@@ -25,7 +25,10 @@ class OaThreadMap(models.Model):
 
     class Meta:
         db_table = "oa_threads_map"
-        indexes = [models.Index(fields=["thread_id"], name="oa_threads_map_thread_id_idx")]
+        indexes = [
+            models.Index(fields=["thread_id"], name="oa_threads_map_thread_id_idx"),
+            models.Index(fields=["updated_at"], name="oa_threads_map_updated_idx"),
+        ]
         verbose_name = "thread mapping"
         permissions = [
             ("reset_thread", "Can reset a user's thread"),
@@ -62,6 +65,9 @@ class Contact(models.Model):
     bot_paused = models.BooleanField(default=False, db_default=False)
     lock_token = models.CharField(max_length=64, blank=True, default="")
     lock_expires_at = models.DateTimeField(null=True, blank=True)
+    history_starts_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set by a thread reset: older messages no longer seed new conversations."
+    )
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 
 from . import repository
 from .exceptions import ThreadNotFound, ThreadsError
@@ -41,6 +42,7 @@ def reset_thread(*, user_phone: str, delete_remote: bool = False) -> ResetResult
     if thread_id is None:
         return ResetResult(user_phone=user_phone, thread_id=None, mapping_deleted=False)
     deleted = repository.delete_mapping(user_phone)
+    _start_history_afresh(user_phone)
     logger.info("staff reset the thread of %s (mapping deleted: %s)", user_phone, deleted)
     if not delete_remote:
         return ResetResult(user_phone=user_phone, thread_id=thread_id, mapping_deleted=deleted)
@@ -52,6 +54,12 @@ def reset_thread(*, user_phone: str, delete_remote: bool = False) -> ResetResult
         remote_deleted=remote_deleted,
         remote_error=remote_error,
     )
+
+
+def _start_history_afresh(user_phone: str) -> None:
+    """Keep the old transcript out of the next conversation's seed (it stays in the admin)."""
+    now = timezone.now()
+    Contact.objects.update_or_create(user_phone=user_phone, defaults={"history_starts_at": now})
 
 
 def _delete_remote_thread(thread_id: str) -> tuple[bool, str]:

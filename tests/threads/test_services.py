@@ -252,3 +252,17 @@ def test_chat_command_rejects_a_bad_phone():
 
     with pytest.raises(CommandError, match="Not a phone number"):
         call_command("chat", "--phone", "hola")
+
+
+def test_after_a_reset_the_new_conversation_starts_afresh(fake_openai, outbox):
+    from threads.staff import reset_thread
+
+    say("Hola, me llamo Ana")
+    old = repository.get_thread_id(PHONE)
+    reset_thread(user_phone=PHONE)
+
+    turn = say("¿Cómo me llamo?")
+
+    assert turn.thread_id != old
+    assert "Te llamas" not in outbox[-1].body
+    assert not (fake_openai.calls("/conversations", "POST")[-1].body or {}).get("items")

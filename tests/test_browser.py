@@ -1,0 +1,126 @@
+"""A staff member in a real browser (headless Chromium from Debian, driven by Selenium):
+log in, find a user, read the transcript, pause the bot, reply by hand, reset the thread, see the stats."""
+
+import shutil
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from threads.models import Contact, Message, OaThreadMap, Turn
+from webhooks import backends
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+PHONE = "whatsapp:+5215512340000"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not (CHROMIUM and CHROMEDRIVER),
+        reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver; .ci/run does)",
+    ),
+]
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1000",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def conversation():
+    OaThreadMap.objects.create(user_phone=PHONE, thread_id="conv_browser123")
+    Contact.objects.create(user_phone=PHONE, profile_name="Mariana")
+    turn = Turn.objects.create(
+        user_phone=PHONE,
+        engine="responses",
+        status="completed",
+        latency_ms=812,
+        tool_calls=[{"name": "buscar_curso", "ok": True, "ms": 4}],
+    )
+    Message.objects.create(
+        user_phone=PHONE,
+        direction="in",
+        origin="user",
+        twilio_sid="SM" + "b" * 32,
+        body="¿Tienen cursos de visión?",
+        status="received",
+        turn=turn,
+    )
+    Message.objects.create(
+        user_phone=PHONE,
+        direction="out",
+        origin="assistant",
+        twilio_sid="SM" + "d" * 32,
+        body="Sí: «Visión por computadora con Python».",
+        status="delivered",
+        turn=turn,
+    )
+
+
+def test_staff_member_reads_pauses_replies_resets_and_sees_stats(browser, live_server, conversation, settings):
+    from selenium.webdriver.common.by import By
+
+    settings.MESSAGING_BACKEND = "webhooks.backends.LocmemBackend"
+    backends.outbox.clear()
+    get_user_model().objects.create_superuser("staff", "staff@example.com", "a-long-staff-password-1")
+
+    browser.get(f"{live_server.url}/admin/login/")
+    browser.find_element(By.NAME, "username").send_keys("staff")
+    browser.find_element(By.NAME, "password").send_keys("a-long-staff-password-1")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    assert "Statistics" in browser.page_source  # the admin index links the stats page
+
+    # Find the user by WhatsApp name and open the transcript.
+    browser.get(f"{live_server.url}/admin/threads/oathreadmap/?q=Mariana")
+    browser.find_element(By.LINK_TEXT, PHONE).click()
+    transcript = browser.find_element(By.ID, "brenda-transcript").text
+    assert "¿Tienen cursos de visión?" in transcript and "Visión por computadora con Python" in transcript
+    assert "buscar_curso" in transcript and "812 ms" in transcript
+
+    # Pause the bot (human takeover).
+    browser.find_element(By.CSS_SELECTOR, ".object-tools a[href*='/pause/']").click()
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit].default").click()
+    assert Contact.objects.get(pk=PHONE).bot_paused
+
+    # Reply by hand.
+    browser.get(f"{live_server.url}/admin/threads/oathreadmap/{PHONE.replace(':', '_3A').replace('+', '_2B')}/change/")
+    browser.find_element(By.CSS_SELECTOR, ".object-tools a[href*='/send/']").click()
+    browser.find_element(By.TAG_NAME, "textarea").send_keys("Hola Mariana, te escribe Carla del equipo.")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit].default").click()
+    assert [m.body for m in backends.outbox] == ["Hola Mariana, te escribe Carla del equipo."]
+    assert Message.objects.filter(origin="staff", user_phone=PHONE).exists()
+
+    # Reset the thread.
+    browser.get(f"{live_server.url}/admin/threads/oathreadmap/{PHONE.replace(':', '_3A').replace('+', '_2B')}/change/")
+    browser.find_element(By.CSS_SELECTOR, ".object-tools a[href*='/reset/']").click()
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit].default").click()
+    assert not OaThreadMap.objects.filter(pk=PHONE).exists()
+
+    # The stats page draws its charts.
+    browser.get(f"{live_server.url}/admin/threads/stats/")
+    assert browser.find_elements(By.CSS_SELECTOR, "svg")
+    assert "Brenda statistics" in browser.title
+    backends.outbox.clear()

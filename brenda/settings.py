@@ -160,9 +160,9 @@ TWILIO_PHONE_NUMBER = env.str("TWILIO_PHONE_NUMBER", default="")
 TWILIO_VALIDATE_SIGNATURE = env.bool("TWILIO_VALIDATE_SIGNATURE", default=True)
 TWILIO_TIMEOUT_S = env.float("TWILIO_TIMEOUT_S", default=10.0)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
-MESSAGING_BACKEND = env.str("MESSAGING_BACKEND", default="") or (
-    "webhooks.backends.TwilioBackend" if TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN else "webhooks.backends.ConsoleBackend"
-)
+# Twilio when its credentials are set, the console otherwise (like Django's console e-mail backend).
+_DEFAULT_MESSAGING_BACKEND = "TwilioBackend" if TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN else "ConsoleBackend"
+MESSAGING_BACKEND = env.str("MESSAGING_BACKEND", default="") or f"webhooks.backends.{_DEFAULT_MESSAGING_BACKEND}"
 
 # --- REST framework ---------------------------------------------------------
 REST_FRAMEWORK = {

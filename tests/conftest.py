@@ -40,6 +40,24 @@ def fake_openai(settings):
 
 
 @pytest.fixture
+def worker_env(settings, fake_openai) -> dict:
+    """The environment of a `manage.py` subprocess sharing this test's database and fake OpenAI."""
+    import os
+
+    db = connection.settings_dict
+    return {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "TASKS_BACKEND": "database",
+        "OPENAI_API_KEY": settings.OPENAI_API_KEY,
+        "OPENAI_BASE_URL": settings.OPENAI_BASE_URL,
+        "OPENAI_ENGINE": "responses",
+        "OPENAI_MAX_RETRIES": "0",
+        "MESSAGING_BACKEND": "webhooks.backends.ConsoleBackend",
+    }
+
+
+@pytest.fixture
 def assistants_engine(settings, fake_openai):
     settings.OPENAI_ENGINE = "assistants"
     settings.ASSISTANT_ID = "asst_fake"

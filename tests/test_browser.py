@@ -4,6 +4,7 @@ log in, find a user, read the transcript, pause the bot, reply by hand, reset th
 import shutil
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
 
 from threads.models import Contact, Message, OaThreadMap, Turn
@@ -106,7 +107,8 @@ def test_staff_member_reads_pauses_replies_resets_and_sees_stats(browser, live_s
     assert Contact.objects.get(pk=PHONE).bot_paused
 
     # Reply by hand.
-    browser.get(f"{live_server.url}/admin/threads/oathreadmap/{PHONE.replace(':', '_3A').replace('+', '_2B')}/change/")
+    change_page = f"{live_server.url}/admin/threads/oathreadmap/{quote(PHONE)}/change/"
+    browser.get(change_page)
     browser.find_element(By.CSS_SELECTOR, ".object-tools a[href*='/send/']").click()
     browser.find_element(By.TAG_NAME, "textarea").send_keys("Hola Mariana, te escribe Carla del equipo.")
     browser.find_element(By.CSS_SELECTOR, "input[type=submit].default").click()
@@ -114,7 +116,7 @@ def test_staff_member_reads_pauses_replies_resets_and_sees_stats(browser, live_s
     assert Message.objects.filter(origin="staff", user_phone=PHONE).exists()
 
     # Reset the thread.
-    browser.get(f"{live_server.url}/admin/threads/oathreadmap/{PHONE.replace(':', '_3A').replace('+', '_2B')}/change/")
+    browser.get(change_page)
     browser.find_element(By.CSS_SELECTOR, ".object-tools a[href*='/reset/']").click()
     browser.find_element(By.CSS_SELECTOR, "input[type=submit].default").click()
     assert not OaThreadMap.objects.filter(pk=PHONE).exists()

@@ -1,6 +1,15 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class ThreadsConfig(AppConfig):
     name = "threads"
     verbose_name = "Threads and conversations"
+
+    def ready(self) -> None:
+        from . import checks as thread_checks
+
+        checks.register(thread_checks.check_assistant_id)
+        checks.register(thread_checks.check_background_tasks_backend)
+        checks.register(thread_checks.check_assistants_engine)
+        checks.register(thread_checks.check_turn_limits)

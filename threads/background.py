@@ -23,6 +23,7 @@ from .services import complete_turn, ensure_thread, fail_turn, lease_ttl_s, reco
 
 logger = logging.getLogger(__name__)
 
+
 def start_background_turn(turn: Turn, *, texts: Sequence[str]) -> Turn:
     """Start the turn as a background response and leave it waiting for the webhook."""
     adapter = get_adapter()

@@ -73,6 +73,26 @@ def get_mapping_statistics() -> MappingStatistics:
     )
 
 
+def get_mappings_with_prefix(prefix: str, *, limit: int | None = None) -> list[OaThreadMap]:
+    """Return the mappings whose thread id starts with `prefix` (e.g. the legacy `thread_`), by phone."""
+    mappings = OaThreadMap.objects.filter(thread_id__startswith=prefix).order_by("user_phone")
+    return list(mappings if limit is None else mappings[: max(0, limit)])
+
+
+def count_mappings_by_engine() -> dict[str, int]:
+    """Count mappings per engine, told by the thread id's prefix: `responses`, `assistants`, `unknown`."""
+    counts = OaThreadMap.objects.aggregate(
+        total=Count("pk"),
+        responses=Count("pk", filter=Q(thread_id__startswith="conv_")),
+        assistants=Count("pk", filter=Q(thread_id__startswith="thread_")),
+    )
+    return {
+        "responses": counts["responses"],
+        "assistants": counts["assistants"],
+        "unknown": counts["total"] - counts["responses"] - counts["assistants"],
+    }
+
+
 def health_check() -> HealthReport:
     """Check that the mapping table answers; report the error class only (messages can carry DSNs)."""
     started = time.perf_counter()

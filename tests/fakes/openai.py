@@ -274,7 +274,9 @@ class FakeOpenAI:
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True).start()
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
+        ).start()
         self._server = server
         return f"http://127.0.0.1:{server.server_address[1]}/v1"
 

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from threads import message_log
 from threads.models import Contact, Message, Turn
@@ -38,20 +37,8 @@ def wait_for(predicate, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_message_survives_a_worker_killed_mid_turn(settings, fake_openai):
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "TASKS_BACKEND": "database",
-        "OPENAI_API_KEY": "sk-test-fake",
-        "OPENAI_BASE_URL": settings.OPENAI_BASE_URL,
-        "OPENAI_ENGINE": "responses",
-        "OPENAI_RUN_TIMEOUT_S": "3",
-        "OPENAI_MAX_RETRIES": "0",
-        "TURN_LEASE_MARGIN_S": "1",
-        "MESSAGING_BACKEND": "webhooks.backends.ConsoleBackend",
-    }
+def test_message_survives_a_worker_killed_mid_turn(settings, fake_openai, worker_env):
+    env = {**worker_env, "OPENAI_RUN_TIMEOUT_S": "3", "TURN_LEASE_MARGIN_S": "1"}
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     fake_openai.latency_s = 2.0
     message_log.record_inbound(user_phone=PHONE, twilio_sid="SM" + "c" * 32, body="hola, me llamo Iker")

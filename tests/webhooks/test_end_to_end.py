@@ -1,13 +1,12 @@
 """From a signed Twilio webhook to the reply, through the task backends and OpenAI's webhook."""
 
-import os
+import json
 import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from django.db import connection
 from standardwebhooks import Webhook
 
 from tests.webhooks.conftest import OPENAI_WEBHOOK_SECRET, TWILIO_TOKEN, inbound_params, twilio_signature
@@ -55,12 +54,7 @@ def test_background_turn_finishes_through_the_openai_webhook(signed_post, fake_o
     assert turn.status == Turn.Status.BACKGROUND and outbox == []
 
     event = fake_openai.complete_background(turn.response_id)
-    body = '{"id": "%s", "object": "event", "type": "%s", "created_at": %d, "data": {"id": "%s"}}' % (
-        event["id"],
-        event["type"],
-        event["created_at"],
-        turn.response_id,
-    )
+    body = json.dumps({**event, "data": {"id": turn.response_id}})
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
@@ -81,25 +75,16 @@ def test_background_turn_finishes_through_the_openai_webhook(signed_post, fake_o
 @pytest.mark.postgres
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_database_backend_runs_turns_in_db_worker(signed_post, settings, fake_openai):
+def test_database_backend_runs_turns_in_db_worker(signed_post, settings, worker_env):
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     for n in range(3):
         signed_post(MessageSid=f"SM{n:032x}", From=f"whatsapp:+52155500000{n:02d}", Body="hola")
     assert not Message.objects.filter(direction="out").exists()  # the webhook only stored and enqueued
 
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "TASKS_BACKEND": "database",
-        "OPENAI_API_KEY": "sk-test-fake",
-        "OPENAI_BASE_URL": settings.OPENAI_BASE_URL,
-        "MESSAGING_BACKEND": "webhooks.backends.ConsoleBackend",
-    }
     done = subprocess.run(
         [sys.executable, "manage.py", "db_worker", "--batch", "--queue-name", "*", "--no-startup-delay"],
         cwd=ROOT,
-        env=env,
+        env=worker_env,
         capture_output=True,
         text=True,
         timeout=120,

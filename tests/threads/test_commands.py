@@ -1,0 +1,197 @@
+"""The operator's commands `reset_thread` and `threads_stats`: what they print, change and refuse."""
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from threads import repository
+from threads.models import Message, OaThreadMap, Turn
+
+pytestmark = pytest.mark.django_db
+
+PHONE = "whatsapp:+5215512345678"
+OTHER = "whatsapp:+5213398765432"
+
+
+def run(*args) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+class TestResetThread:
+    def test_reset_with_a_plus_number_deletes_only_that_mapping(self, openai_off):
+        repository.save_thread_id(PHONE, "conv_old")
+        repository.save_thread_id(OTHER, "conv_other")
+
+        out, _ = run("reset_thread", "+5215512345678")
+
+        assert repository.get_thread_id(PHONE) is None
+        assert repository.get_thread_id(OTHER) == "conv_other"
+        assert PHONE in out
+        assert "conv_old" in out
+
+    def test_reset_accepts_the_whatsapp_prefix_and_spaces(self, openai_off):
+        repository.save_thread_id(PHONE, "thread_old")
+
+        run("reset_thread", "whatsapp:+52 1 55 1234 5678")
+
+        assert repository.get_thread_id(PHONE) is None
+
+    def test_unknown_phone_is_an_error_naming_the_normalised_number(self, openai_off):
+        repository.save_thread_id(OTHER, "conv_other")
+
+        with pytest.raises(CommandError, match=r"^No thread mapping for whatsapp:\+5215512345678\.$"):
+            run("reset_thread", "+5215512345678")
+
+        assert repository.get_thread_id(OTHER) == "conv_other"
+
+    @pytest.mark.parametrize("phone", ["5512345678", "+52", "hola", "whatsapp:", "+0123456789"])
+    def test_malformed_phone_is_a_clear_error(self, openai_off, phone):
+        with pytest.raises(CommandError, match="Not a WhatsApp phone number"):
+            run("reset_thread", phone)
+
+    def test_delete_remote_without_openai_refuses_and_changes_nothing(self, openai_off):
+        repository.save_thread_id(PHONE, "conv_old")
+
+        with pytest.raises(CommandError, match="OPENAI_API_KEY is not set"):
+            run("reset_thread", PHONE, "--delete-remote")
+
+        assert repository.get_thread_id(PHONE) == "conv_old"
+
+    def test_delete_remote_deletes_the_conversation_at_openai(self, fake_openai):
+        conversation_id = fake_openai.client().conversations.create().id
+        repository.save_thread_id(PHONE, conversation_id)
+
+        out, _ = run("reset_thread", PHONE, "--delete-remote")
+
+        assert repository.get_thread_id(PHONE) is None
+        assert conversation_id not in fake_openai.conversations
+        assert f"Deleted {conversation_id} at OpenAI" in out
+
+    def test_delete_remote_of_a_conversation_already_gone_succeeds(self, fake_openai):
+        conversation_id = fake_openai.client().conversations.create().id
+        fake_openai.forget(conversation_id)
+        repository.save_thread_id(PHONE, conversation_id)
+
+        out, _ = run("reset_thread", PHONE, "--delete-remote")
+
+        assert repository.get_thread_id(PHONE) is None
+        assert f"Deleted {conversation_id} at OpenAI" in out
+
+    def test_remote_failure_is_an_error_after_the_mapping_is_gone(self, fake_openai):
+        conversation_id = fake_openai.client().conversations.create().id
+        repository.save_thread_id(PHONE, conversation_id)
+        fake_openai.fail_next(f"/conversations/{conversation_id}", 500, method="DELETE")
+
+        with pytest.raises(CommandError, match=f"remote thread {conversation_id} was not deleted"):
+            run("reset_thread", PHONE, "--delete-remote")
+
+        assert repository.get_thread_id(PHONE) is None
+        assert conversation_id in fake_openai.conversations
+
+    def test_unknown_phone_exits_1_without_a_traceback(self, tmp_path):
+        base_dir = Path(django_settings.BASE_DIR)
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+            "OPENAI_API_KEY": "",
+            "LOG_LEVEL": "WARNING",
+        }
+        manage = [sys.executable, "manage.py"]
+        migrate = subprocess.run(
+            [*manage, "migrate", "--noinput", "-v0"], cwd=base_dir, env=env, capture_output=True, text=True
+        )
+        assert migrate.returncode == 0, migrate.stderr
+
+        completed = subprocess.run(
+            [*manage, "reset_thread", "+5215512345678"], cwd=base_dir, env=env, capture_output=True, text=True
+        )
+
+        assert completed.returncode == 1
+        assert "No thread mapping for whatsapp:+5215512345678" in completed.stderr
+        assert "Traceback" not in completed.stderr + completed.stdout
+
+
+def make_message(phone: str, direction: str, *, hours_ago: float = 0) -> Message:
+    return Message.objects.create(
+        user_phone=phone,
+        direction=direction,
+        origin=Message.Origin.USER if direction == Message.Direction.INBOUND else Message.Origin.ASSISTANT,
+        body="hola",
+        status=Message.Status.RECEIVED if direction == Message.Direction.INBOUND else Message.Status.SENT,
+        created_at=timezone.now() - timedelta(hours=hours_ago),
+    )
+
+
+@pytest.fixture
+def traffic():
+    """Three conversations, one legacy thread and one odd id; traffic today and two days ago."""
+    for index, thread_id in enumerate(["conv_a", "conv_b", "conv_c", "thread_d", "weird_e"]):
+        repository.save_thread_id(f"whatsapp:+52155000000{index}", thread_id)
+    two_days_ago = timezone.now() - timedelta(days=2)
+    OaThreadMap.objects.filter(thread_id__in=["conv_a", "conv_b"]).update(
+        created_at=two_days_ago, updated_at=two_days_ago
+    )
+    for _ in range(3):
+        make_message(PHONE, Message.Direction.INBOUND)
+    make_message(PHONE, Message.Direction.OUTBOUND)
+    make_message(PHONE, Message.Direction.INBOUND, hours_ago=30)
+    Turn.objects.create(user_phone=PHONE, status=Turn.Status.COMPLETED)
+    Turn.objects.create(user_phone=PHONE, status=Turn.Status.FALLBACK, fallback_used=True)
+    Turn.objects.create(user_phone=PHONE, status=Turn.Status.COMPLETED, started_at=two_days_ago)
+
+
+class TestThreadsStats:
+    def test_json_has_stable_keys_and_counts_by_engine_and_last_24_hours(self, traffic):
+        out, _ = run("threads_stats", "--json")
+
+        assert json.loads(out) == {
+            "mappings": {
+                "total_mappings": 5,
+                "created_last_24h": 3,
+                "updated_last_24h": 3,
+                "by_engine": {"responses": 3, "assistants": 1, "unknown": 1},
+            },
+            "last_24h": {"messages_in": 3, "messages_out": 1, "turns": 2, "fallback_turns": 1},
+        }
+
+    def test_table_lists_each_number_and_points_at_migrate_threads(self, traffic):
+        out, _ = run("threads_stats")
+
+        lines = {
+            line.rsplit(None, 1)[0].strip(): line.rsplit(None, 1)[1] for line in out.splitlines() if line[-1:].isdigit()
+        }
+        assert lines["Thread mappings"] == "5"
+        assert lines["legacy threads (assistants, thread_…)"] == "1"
+        assert lines["Messages in, last 24 h"] == "3"
+        assert lines["Turns, last 24 h"] == "2"
+        assert "migrate_threads" in out
+
+    def test_empty_database_prints_zeros(self):
+        out, _ = run("threads_stats", "--json")
+
+        stats = json.loads(out)
+        assert stats["mappings"]["total_mappings"] == 0
+        assert stats["last_24h"] == {"messages_in": 0, "messages_out": 0, "turns": 0, "fallback_turns": 0}
+
+
+@pytest.mark.parametrize("command", ["reset_thread", "threads_stats", "migrate_threads", "threads_doctor"])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        call_command(command, "--help")
+
+    assert exit_info.value.code == 0
+    help_text = capsys.readouterr().out
+    assert "usage:" in help_text
+    assert len(help_text) > 300

@@ -1,0 +1,216 @@
+"""The operator's end-to-end check (`manage.py threads_doctor`): is this deployment able to answer?
+
+Each check is a small function returning a `CheckResult`; unlike Django's system checks they
+talk to the database, OpenAI and Twilio for real. Results never carry a secret: settings that
+hold one are only reported as set or not.
+"""
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import requests
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
+from twilio.base.exceptions import TwilioException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from courses.selectors import active_courses
+from webhooks.backends import STATUS_CALLBACK_PATH
+from webhooks.checks import is_valid_public_base_url
+
+from .adapter import ENGINES, get_adapter, get_openai_client, is_openai_enabled
+from .exceptions import ThreadsError
+from .fallback import fallback_reply
+
+logger = logging.getLogger(__name__)
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+ICONS = {OK: "✅", WARN: "⚠️", FAIL: "❌"}
+# The doctor must answer quickly even when a service hangs.
+REQUEST_TIMEOUT_S = 10.0
+DATABASE_TASKS_BACKEND = "django_tasks_db.DatabaseBackend"
+DEVELOPMENT_KEY_PREFIX = "django-insecure"
+SAMPLE_MESSAGE = "hola"
+# DESIGN.md's tables: the thread mapping, the catalogue and the message log.
+BRENDA_TABLES = ("oa_threads_map", "ai_courses", "brenda_messages")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    status: Literal["ok", "warn", "fail"]
+    title: str
+    detail: str = ""
+
+    @property
+    def icon(self) -> str:
+        return ICONS[self.status]
+
+
+def check_configuration() -> CheckResult:
+    """Check the settings a production deployment must get right (DEBUG off is the production case)."""
+    title = "Configuration"
+    problems: list[str] = []
+    notes = [f"DEBUG {'on (development only)' if settings.DEBUG else 'off'}"]
+    if not settings.DEBUG:
+        if _is_weak_secret_key(settings.SECRET_KEY):
+            problems.append("SECRET_KEY is the development default or too short: set a long random SECRET_KEY")
+        if not settings.ALLOWED_HOSTS:
+            problems.append("ALLOWED_HOSTS is empty: set the host names Brenda answers to")
+    notes.append("development SECRET_KEY" if _is_weak_secret_key(settings.SECRET_KEY) else "SECRET_KEY set")
+    notes.append(f"ALLOWED_HOSTS {', '.join(settings.ALLOWED_HOSTS) or '(none)'}")
+    if settings.OPENAI_ENGINE not in ENGINES:
+        problems.append(f"OPENAI_ENGINE {settings.OPENAI_ENGINE!r} is not one of {', '.join(ENGINES)}")
+    else:
+        notes.append(f"engine {settings.OPENAI_ENGINE}")
+    if settings.OPENAI_ENGINE == "assistants" and not settings.ASSISTANT_ID:
+        problems.append("the assistants engine needs ASSISTANT_ID")
+    if problems:
+        return CheckResult(FAIL, title, "; ".join(problems))
+    return CheckResult(OK, title, ", ".join(notes))
+
+
+def check_database(*, required_tables: Sequence[str] | None = None) -> CheckResult:
+    """Check that the database answers, holds Brenda's tables and has every migration applied."""
+    title = "Database"
+    tables = list(required_tables) if required_tables is not None else _required_tables()
+    try:
+        connection.ensure_connection()
+        present = set(connection.introspection.table_names())
+        executor = MigrationExecutor(connection)
+        unapplied = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except DatabaseError as exc:
+        # Only the class: a driver's message can carry the DSN, password included.
+        return CheckResult(FAIL, title, f"cannot reach the database ({type(exc).__name__}); check DATABASE_URL")
+    missing = [table for table in tables if table not in present]
+    if missing:
+        return CheckResult(FAIL, title, f"missing tables {', '.join(missing)}: run `manage.py migrate`")
+    if unapplied:
+        names = ", ".join(f"{migration.app_label}.{migration.name}" for migration, _ in unapplied[:5])
+        return CheckResult(FAIL, title, f"{len(unapplied)} migration(s) not applied ({names}): run `manage.py migrate`")
+    return CheckResult(OK, title, f"{connection.vendor}, {len(tables)} tables present, migrations applied")
+
+
+def check_catalogue() -> CheckResult:
+    """Warn when no course is active: the assistant would have nothing to sell."""
+    title = "Catalogue"
+    try:
+        count = active_courses().count()
+    except DatabaseError as exc:
+        return CheckResult(FAIL, title, f"cannot read the catalogue ({type(exc).__name__})")
+    if not count:
+        return CheckResult(WARN, title, "no active course: load one (`manage.py loaddata demo_courses`) or add some")
+    return CheckResult(OK, title, f"{count} active course(s)")
+
+
+def check_openai() -> CheckResult:
+    """Make one cheap authenticated call with the configured engine (the model, or the assistant)."""
+    title = "OpenAI"
+    if not is_openai_enabled():
+        return CheckResult(WARN, title, "OPENAI_API_KEY is not set: the fallback responder will answer")
+    try:
+        client = get_openai_client().with_options(timeout=REQUEST_TIMEOUT_S, max_retries=0)
+        described = get_adapter(client=client).check_connection()
+    except ThreadsError as exc:
+        # Our errors carry the status, type and code only, never the request or the key.
+        return CheckResult(FAIL, title, f"{settings.OPENAI_ENGINE} engine: {exc}")
+    return CheckResult(OK, title, described)
+
+
+def check_twilio() -> CheckResult:
+    """Fetch the Twilio account with the configured credentials (an authenticated GET, nothing sent)."""
+    title = "Twilio"
+    sid, token = settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN
+    if not (sid and token):
+        return CheckResult(
+            WARN, title, "TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN not set: replies go to the console backend"
+        )
+    client = Client(sid, token, http_client=TwilioHttpClient(timeout=REQUEST_TIMEOUT_S))
+    try:
+        account = client.api.v2010.accounts(sid).fetch()
+    except requests.RequestException as exc:
+        return CheckResult(FAIL, title, f"cannot reach Twilio ({type(exc).__name__})")
+    except TwilioException as exc:
+        status, code = getattr(exc, "status", None), getattr(exc, "code", None)
+        hint = ": check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN" if status in (401, 403, 404) else ""
+        return CheckResult(FAIL, title, f"Twilio refused the credentials (HTTP {status}, code {code or '-'}){hint}")
+    label = f"account …{sid[-4:]} is {account.status or 'unknown'}"
+    if account.status not in (None, "active"):
+        return CheckResult(WARN, title, f"{label}: messages will not be sent")
+    if not settings.TWILIO_PHONE_NUMBER:
+        return CheckResult(WARN, title, f"{label}, but TWILIO_PHONE_NUMBER is not set")
+    return CheckResult(OK, title, f"{label}, sending as {settings.TWILIO_PHONE_NUMBER}")
+
+
+def check_webhook_urls() -> CheckResult:
+    """List the URLs to configure at Twilio and OpenAI; they are derived from PUBLIC_BASE_URL."""
+    title = "Webhook URLs"
+    base = settings.PUBLIC_BASE_URL.rstrip("/")
+    if not base:
+        return CheckResult(
+            WARN,
+            title,
+            "PUBLIC_BASE_URL is not set: set it to the public https URL Twilio calls, or signatures will not "
+            "match behind a proxy or tunnel",
+        )
+    if not is_valid_public_base_url(base):
+        return CheckResult(FAIL, title, f"PUBLIC_BASE_URL {base!r} is not an http(s)://host[/path] URL")
+    return CheckResult(
+        OK,
+        title,
+        f"Twilio inbound (POST): {base}/webhooks/twilio; Twilio status callback: {base}{STATUS_CALLBACK_PATH}; "
+        f"OpenAI webhook (background mode): {base}/webhooks/openai",
+    )
+
+
+def check_fallback_responder() -> CheckResult:
+    """Ask the rule-based responder for an answer to a greeting: it must never be empty."""
+    title = "Fallback responder"
+    reply = fallback_reply(texts=[SAMPLE_MESSAGE])
+    if not reply.strip():
+        return CheckResult(FAIL, title, f"answered {SAMPLE_MESSAGE!r} with an empty message")
+    first_line = reply.strip().splitlines()[0]
+    if len(first_line) > 80:
+        first_line = first_line[:79].rstrip() + "…"
+    return CheckResult(OK, title, f"answers {SAMPLE_MESSAGE!r} with: {first_line}")
+
+
+DOCTOR_CHECKS: tuple[Callable[[], CheckResult], ...] = (
+    check_configuration,
+    check_database,
+    check_catalogue,
+    check_openai,
+    check_twilio,
+    check_webhook_urls,
+    check_fallback_responder,
+)
+
+
+def run_doctor(checks: Sequence[Callable[[], CheckResult]] = DOCTOR_CHECKS) -> list[CheckResult]:
+    """Run every check; one that crashes is reported as failed and the others still run."""
+    results = []
+    for check in checks:
+        try:
+            results.append(check())
+        except Exception as exc:
+            logger.exception("doctor check %s crashed", check.__name__)
+            title = check.__name__.removeprefix("check_").replace("_", " ").capitalize()
+            results.append(CheckResult(FAIL, title, f"the check crashed ({type(exc).__name__})"))
+    return results
+
+
+def _required_tables() -> list[str]:
+    tables = list(BRENDA_TABLES)
+    if settings.TASKS.get("default", {}).get("BACKEND") == DATABASE_TASKS_BACKEND:
+        from django_tasks_db.models import DBTaskResult
+
+        tables.append(DBTaskResult._meta.db_table)
+    return tables
+
+
+def _is_weak_secret_key(value: str) -> bool:
+    # Django's own test (security.W009): the generated development prefix, or too short or simple.
+    return not value or value.startswith(DEVELOPMENT_KEY_PREFIX) or len(value) < 50 or len(set(value)) < 5

@@ -1,0 +1,48 @@
+"""Forget a user's thread from the command line: their next message starts a new conversation."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from threads.adapter import is_openai_enabled
+from threads.phones import normalize_whatsapp_phone
+from threads.staff import reset_thread
+
+
+class Command(BaseCommand):
+    help = (
+        "Reset a WhatsApp user's thread: delete their thread mapping so their next message starts a fresh "
+        "conversation (the old transcript stays in the message log and the admin, but is not replayed to the "
+        "model). With --delete-remote, also delete the old conversation (or legacy thread) at OpenAI."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("phone", help="the user's number: +5215512345678 or whatsapp:+5215512345678")
+        parser.add_argument(
+            "--delete-remote",
+            action="store_true",
+            help="also delete the conversation/thread at OpenAI (needs OPENAI_API_KEY; one already gone is fine)",
+        )
+
+    def handle(self, *args, phone: str, delete_remote: bool, **options):
+        user_phone = normalize_whatsapp_phone(phone)
+        if user_phone is None:
+            raise CommandError(
+                f"Not a WhatsApp phone number: {phone!r}. Use the international format, e.g. +5215512345678 "
+                "or whatsapp:+5215512345678."
+            )
+        if delete_remote and not is_openai_enabled():
+            raise CommandError(
+                "--delete-remote needs OpenAI, but OPENAI_API_KEY is not set. Nothing was changed; run without "
+                "--delete-remote to delete the mapping only."
+            )
+        result = reset_thread(user_phone=user_phone, delete_remote=delete_remote)
+        if result.thread_id is None:
+            raise CommandError(f"No thread mapping for {user_phone}.")
+        self.stdout.write(
+            self.style.SUCCESS(f"Deleted the mapping of {user_phone} (was {result.thread_id}).")
+            + " Their next message starts a new conversation."
+        )
+        if not delete_remote:
+            return
+        if not result.remote_deleted:
+            raise CommandError(f"The remote thread {result.thread_id} was not deleted: {result.remote_error}")
+        self.stdout.write(self.style.SUCCESS(f"Deleted {result.thread_id} at OpenAI."))

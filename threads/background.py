@@ -31,7 +31,7 @@ def start_background_turn(turn: Turn, *, texts: Sequence[str]) -> Turn:
         thread_id = ensure_thread(turn, adapter=adapter)
         response_id = adapter.start_background(thread_id, list(texts))
     except Exception as exc:
-        return _end(fail_turn(turn, exc, texts=texts))
+        return _end(fail_turn(turn, exc))
     turn.response_id = response_id
     turn.openai_calls += 1
     turn.status = Turn.Status.BACKGROUND

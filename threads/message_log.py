@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .models import Contact, Message, Turn
@@ -194,3 +195,28 @@ def recent_transcript(
         .values_list("direction", "body")[:limit]
     )
     return [("user" if d == Message.Direction.INBOUND else "assistant", body) for d, body in reversed(rows)]
+
+
+def human_takeover_since_model(user_phone: str, *, before_turn_id: int) -> list[Message]:
+    """Messages the model never saw because staff had taken over: held ones and staff replies.
+
+    They are those after the user's last turn that reached the model, oldest first; empty when
+    staff did not step in.
+    """
+    last_model_turn = (
+        Turn.objects.filter(user_phone=user_phone, pk__lt=before_turn_id)
+        .exclude(response_id="")
+        .order_by("-pk")
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    window = Message.objects.filter(
+        user_phone=user_phone, **({"created_at__gt": last_model_turn} if last_model_turn else {})
+    )
+    if not window.filter(Q(origin=Message.Origin.STAFF) | Q(status=Message.Status.HELD)).exists():
+        return []
+    return list(
+        window.filter(Q(origin=Message.Origin.STAFF) | Q(status=Message.Status.HELD))
+        .exclude(turn_id=before_turn_id)
+        .order_by("created_at", "id")
+    )

@@ -27,6 +27,10 @@ from .outbound import deliver_reply
 logger = logging.getLogger(__name__)
 
 
+# How many messages of a human takeover the model is told about when the bot resumes.
+TAKEOVER_CONTEXT_LIMIT = 20
+
+
 def lease_ttl_s() -> float:
     """A turn's lease: its deadline plus the time to send the reply (TURN_LEASE_MARGIN_S)."""
     return settings.OPENAI_RUN_TIMEOUT_S + settings.TURN_LEASE_MARGIN_S
@@ -94,12 +98,13 @@ def run_turn(*, user_phone: str, messages: Sequence[Message], lease_token: str) 
     if not is_openai_enabled():
         reply = fallback_reply(texts=texts, reason="media" if has_media and not any(m.body for m in claimed) else None)
         return complete_turn(turn, reply=reply, origin=Message.Origin.FALLBACK)
+    model_texts = [*_takeover_context(turn), *texts]
     if uses_background_mode():
         from .background import start_background_turn
 
-        return start_background_turn(turn, texts=texts)
+        return start_background_turn(turn, texts=model_texts)
     try:
-        result = converse(turn, user_phone=user_phone, texts=texts)
+        result = converse(turn, user_phone=user_phone, texts=model_texts)
     except Exception as exc:  # anything at all: the user still gets an answer
         return fail_turn(turn, exc, texts=texts)
     return complete_turn(turn, reply=_with_media_note(result.text, has_media), origin=Message.Origin.ASSISTANT)
@@ -198,6 +203,25 @@ def text_for_model(message: Message) -> str:
         note = f"[El usuario adjuntó {len(message.media)} archivo(s) ({kinds}); aún no puedes verlos]"
         return f"{body}\n{note}" if body else note
     return body
+
+
+def _takeover_context(turn: Turn) -> list[str]:
+    """A note telling the model what the user and staff said while the bot was paused.
+
+    Without it, a model resumed after a human takeover would answer as if that exchange had
+    never happened.
+    """
+    messages = message_log.human_takeover_since_model(turn.user_phone, before_turn_id=turn.pk)
+    if not messages:
+        return []
+    lines = [
+        f"{'Usuario' if m.direction == Message.Direction.INBOUND else 'Asesor'}: {text_for_model(m) or '(vacío)'}"
+        for m in messages[-TAKEOVER_CONTEXT_LIMIT:]
+    ]
+    header = (
+        "[Contexto, no respondas a esto directamente: mientras estabas en pausa, un asesor humano atendió al usuario]"
+    )
+    return ["\n".join([header, *lines])]
 
 
 def _with_media_note(text: str, has_media: bool) -> str:

@@ -266,3 +266,26 @@ def test_after_a_reset_the_new_conversation_starts_afresh(fake_openai, outbox):
     assert turn.thread_id != old
     assert "Te llamas" not in outbox[-1].body
     assert not (fake_openai.calls("/conversations", "POST")[-1].body or {}).get("items")
+
+
+def test_after_a_human_takeover_the_model_is_told_what_was_said(fake_openai, outbox):
+    from threads.staff import send_staff_message, set_bot_paused
+
+    say("hola")
+    set_bot_paused(user_phones=[PHONE], paused=True)
+    inbound("¿me atiende una persona?")
+    process_user_messages(user_phone=PHONE)
+    send_staff_message(
+        user_phone=PHONE, text="Hola, soy Carla del equipo. El curso empieza el lunes.", staff_user_id=None
+    )
+    set_bot_paused(user_phones=[PHONE], paused=False)
+
+    say("perfecto, ¿y cuánto cuesta?")
+
+    sent = fake_openai.calls("/responses", "POST")[-1].body["input"]
+    texts = [item["content"][0]["text"] if isinstance(item["content"], list) else item["content"] for item in sent]
+    assert len(texts) == 2 and texts[1] == "perfecto, ¿y cuánto cuesta?"
+    assert "Usuario: ¿me atiende una persona?" in texts[0]
+    assert "Asesor: Hola, soy Carla del equipo. El curso empieza el lunes." in texts[0]
+    say("gracias")  # the takeover is told once, not on every turn
+    assert len(fake_openai.calls("/responses", "POST")[-1].body["input"]) == 1

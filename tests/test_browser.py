@@ -81,6 +81,18 @@ def conversation():
     )
 
 
+def confirm(browser, selector: str = "input[type=submit].default") -> None:
+    """Press the page's main button and wait until the next page has loaded."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    button = browser.find_element(By.CSS_SELECTOR, selector)
+    button.click()
+    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(button))
+    WebDriverWait(browser, 15).until(lambda b: b.execute_script("return document.readyState") == "complete")
+
+
 def test_staff_member_reads_pauses_replies_resets_and_sees_stats(browser, live_server, conversation, settings):
     from selenium.webdriver.common.by import By
 
@@ -91,7 +103,7 @@ def test_staff_member_reads_pauses_replies_resets_and_sees_stats(browser, live_s
     browser.get(f"{live_server.url}/admin/login/")
     browser.find_element(By.NAME, "username").send_keys("staff")
     browser.find_element(By.NAME, "password").send_keys("a-long-staff-password-1")
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    confirm(browser, "input[type=submit]")
     assert "Statistics" in browser.page_source  # the admin index links the stats page
 
     # Find the user by WhatsApp name and open the transcript.
@@ -103,7 +115,7 @@ def test_staff_member_reads_pauses_replies_resets_and_sees_stats(browser, live_s
 
     # Pause the bot (human takeover).
     browser.find_element(By.CSS_SELECTOR, ".object-tools a[href*='/pause/']").click()
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit].default").click()
+    confirm(browser)
     assert Contact.objects.get(pk=PHONE).bot_paused
 
     # Reply by hand.
@@ -111,14 +123,14 @@ def test_staff_member_reads_pauses_replies_resets_and_sees_stats(browser, live_s
     browser.get(change_page)
     browser.find_element(By.CSS_SELECTOR, ".object-tools a[href*='/send/']").click()
     browser.find_element(By.TAG_NAME, "textarea").send_keys("Hola Mariana, te escribe Carla del equipo.")
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit].default").click()
+    confirm(browser)
     assert [m.body for m in backends.outbox] == ["Hola Mariana, te escribe Carla del equipo."]
     assert Message.objects.filter(origin="staff", user_phone=PHONE).exists()
 
     # Reset the thread.
     browser.get(change_page)
     browser.find_element(By.CSS_SELECTOR, ".object-tools a[href*='/reset/']").click()
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit].default").click()
+    confirm(browser)
     assert not OaThreadMap.objects.filter(pk=PHONE).exists()
 
     # The stats page draws its charts.

@@ -81,8 +81,8 @@ def conversation():
     )
 
 
-def confirm(browser, selector: str = "input[type=submit].default") -> None:
-    """Press the page's main button and wait until the next page has loaded."""
+def click_and_wait(browser, selector: str) -> None:
+    """Click the element and wait until the page it leads to has loaded (clicks return before that)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
@@ -103,34 +103,34 @@ def test_staff_member_reads_pauses_replies_resets_and_sees_stats(browser, live_s
     browser.get(f"{live_server.url}/admin/login/")
     browser.find_element(By.NAME, "username").send_keys("staff")
     browser.find_element(By.NAME, "password").send_keys("a-long-staff-password-1")
-    confirm(browser, "input[type=submit]")
+    click_and_wait(browser, "input[type=submit]")
     assert "Statistics" in browser.page_source  # the admin index links the stats page
 
     # Find the user by WhatsApp name and open the transcript.
     browser.get(f"{live_server.url}/admin/threads/oathreadmap/?q=Mariana")
-    browser.find_element(By.LINK_TEXT, PHONE).click()
+    click_and_wait(browser, f"a[href*='{quote(PHONE)}']")
     transcript = browser.find_element(By.ID, "brenda-transcript").text
     assert "¿Tienen cursos de visión?" in transcript and "Visión por computadora con Python" in transcript
     assert "buscar_curso" in transcript and "812 ms" in transcript
 
     # Pause the bot (human takeover).
-    browser.find_element(By.CSS_SELECTOR, ".object-tools a[href*='/pause/']").click()
-    confirm(browser)
+    click_and_wait(browser, ".object-tools a[href*='/pause/']")
+    click_and_wait(browser, "input[type=submit].default")
     assert Contact.objects.get(pk=PHONE).bot_paused
 
     # Reply by hand.
     change_page = f"{live_server.url}/admin/threads/oathreadmap/{quote(PHONE)}/change/"
     browser.get(change_page)
-    browser.find_element(By.CSS_SELECTOR, ".object-tools a[href*='/send/']").click()
+    click_and_wait(browser, ".object-tools a[href*='/send/']")
     browser.find_element(By.TAG_NAME, "textarea").send_keys("Hola Mariana, te escribe Carla del equipo.")
-    confirm(browser)
+    click_and_wait(browser, "input[type=submit].default")
     assert [m.body for m in backends.outbox] == ["Hola Mariana, te escribe Carla del equipo."]
     assert Message.objects.filter(origin="staff", user_phone=PHONE).exists()
 
     # Reset the thread.
     browser.get(change_page)
-    browser.find_element(By.CSS_SELECTOR, ".object-tools a[href*='/reset/']").click()
-    confirm(browser)
+    click_and_wait(browser, ".object-tools a[href*='/reset/']")
+    click_and_wait(browser, "input[type=submit].default")
     assert not OaThreadMap.objects.filter(pk=PHONE).exists()
 
     # The stats page draws its charts.

@@ -5,6 +5,10 @@ from django.urls import include, path
 
 from threads.admin import stats_view
 
+admin.site.site_header = "Brenda administration"
+admin.site.site_title = "Brenda admin"
+admin.site.index_title = "WhatsApp sales assistant"
+
 urlpatterns = [
     path("", include("webhooks.urls")),
     # Before admin.site.urls, whose catch-all would answer this path with a 404.

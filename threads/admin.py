@@ -19,6 +19,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.utils.text import smart_split, unescape_string_literal
 
 from . import charts, staff, stats
@@ -519,7 +521,7 @@ class MessageAdmin(_ReadOnlyAdmin):
 
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
-    list_display = ["user_phone", "profile_name", "bot_paused", "first_seen_at", "last_seen_at"]
+    list_display = ["user_phone", "profile_name", "bot_paused", "first_seen_at", "last_seen_at", "conversation_link"]
     list_editable = ["bot_paused"]
     list_filter = ["bot_paused"]
     search_fields = ["user_phone", "profile_name"]
@@ -527,6 +529,13 @@ class ContactAdmin(admin.ModelAdmin):
     show_full_result_count = False
     fields = ["user_phone", "profile_name", "bot_paused", "first_seen_at", "last_seen_at", "lock_expires_at"]
     readonly_fields = ["user_phone", "profile_name", "first_seen_at", "last_seen_at", "lock_expires_at"]
+
+    @admin.display(description="messages")
+    def conversation_link(self, obj: Contact) -> str:
+        # Users answered only by the catalogue responder have no thread mapping: this is
+        # where staff find their conversation.
+        url = reverse("admin:threads_message_changelist")
+        return format_html('<a href="{}?{}">conversation</a>', url, urlencode({"q": obj.user_phone}))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

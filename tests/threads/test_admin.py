@@ -667,3 +667,13 @@ def test_sending_to_more_than_fifty_users_at_once_is_refused(admin_client_, outb
     assert response.templates[0].name == "admin/change_list.html"
     assert any("Select at most 50 users" in m for m in user_messages(response))
     assert outbox == []
+
+
+def test_contacts_link_to_their_conversation_even_without_a_thread_mapping(admin_client):
+    from threads.models import Contact
+
+    Contact.objects.create(user_phone="whatsapp:+5215500001111", profile_name="Sin hilo")
+
+    page = admin_client.get(reverse("admin:threads_contact_changelist")).content.decode()
+
+    assert "/admin/threads/message/?q=whatsapp%3A%2B5215500001111" in page

@@ -1,5 +1,6 @@
 """Talk to Brenda from the terminal, through the same service as WhatsApp and the console backend."""
 
+import logging
 import sys
 import uuid
 
@@ -32,6 +33,8 @@ class Command(BaseCommand):
         user_phone = normalize_whatsapp_phone(phone)
         if user_phone is None:
             raise CommandError(f"Not a phone number: {phone!r}. Use +5215512345678 or whatsapp:+5215512345678.")
+        if options["verbosity"] < 2:
+            logging.getLogger().setLevel(logging.WARNING)  # keep the conversation readable; -v 2 shows the logs
         stream = stdin or sys.stdin
         interactive = stream.isatty()
         mode = "OpenAI" if is_openai_enabled() else "the catalogue responder (OpenAI is not configured)"

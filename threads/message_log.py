@@ -36,39 +36,41 @@ def record_inbound(
     """Store an inbound message once per `MessageSid`; return it and whether it is new.
 
     Twilio re-delivers a webhook it thinks failed, possibly many copies at once: the unique
-    `twilio_sid` decides which copy wins, the others get the stored row back.
+    `twilio_sid` decides which copy wins, the others get the stored row back. This is the
+    webhook's hot path, hence one short transaction (contact upsert, pause look-up, message
+    insert) and no duplicate look-up first: duplicates are rare and the constraint catches
+    them. A message that arrives while staff have taken over is held, never answered by the
+    bot, even if the bot is resumed before a worker gets to it.
     """
-    existing = Message.objects.filter(twilio_sid=twilio_sid).first()
-    if existing is not None:
-        return existing, False
-    contact = _touch_contact(user_phone=user_phone, profile_name=profile_name)
+    now = timezone.now()
+    message = Message(
+        user_phone=user_phone,
+        direction=Message.Direction.INBOUND,
+        origin=Message.Origin.USER,
+        twilio_sid=twilio_sid,
+        body=body,
+        media=[{"url": m.url, "content_type": m.content_type} for m in media],
+        created_at=now,
+    )
     try:
         with transaction.atomic():
-            message = Message.objects.create(
-                user_phone=user_phone,
-                direction=Message.Direction.INBOUND,
-                origin=Message.Origin.USER,
-                twilio_sid=twilio_sid,
-                body=body,
-                media=[{"url": m.url, "content_type": m.content_type} for m in media],
-                status=Message.Status.HELD if contact.bot_paused else Message.Status.RECEIVED,
-            )
+            _touch_contact(user_phone=user_phone, profile_name=profile_name, now=now)
+            paused = Contact.objects.filter(pk=user_phone, bot_paused=True).exists()
+            message.status = Message.Status.HELD if paused else Message.Status.RECEIVED
+            message.save(force_insert=True)
     except IntegrityError:
         return Message.objects.get(twilio_sid=twilio_sid), False
     return message, True
 
 
-def _touch_contact(*, user_phone: str, profile_name: str) -> Contact:
-    now = timezone.now()
-    contact, created = Contact.objects.get_or_create(
-        user_phone=user_phone, defaults={"profile_name": profile_name, "first_seen_at": now, "last_seen_at": now}
+def _touch_contact(*, user_phone: str, profile_name: str, now) -> None:
+    """Create the contact or note it was seen, in one upsert (a name Twilio omitted is kept)."""
+    Contact.objects.bulk_create(
+        [Contact(user_phone=user_phone, profile_name=profile_name, first_seen_at=now, last_seen_at=now)],
+        update_conflicts=True,
+        unique_fields=["user_phone"],
+        update_fields=["last_seen_at", "profile_name"] if profile_name else ["last_seen_at"],
     )
-    if not created:
-        changes = {"last_seen_at": now}
-        if profile_name and profile_name != contact.profile_name:
-            changes["profile_name"] = profile_name
-        Contact.objects.filter(pk=user_phone).update(**changes)
-    return contact
 
 
 def _pending_inbound(user_phone: str):

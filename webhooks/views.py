@@ -54,17 +54,17 @@ class TwilioInboundView(View):
             return _error("invalid Twilio inbound message", status=400, fields=form.errors)
         data = form.validated_data
         user_phone = data["From"]
-        with transaction.atomic():
-            message, created = message_log.record_inbound(
-                user_phone=user_phone,
-                twilio_sid=data["MessageSid"],
-                body=data["Body"],
-                media=data["media"],
-                profile_name=data["ProfileName"],
-            )
-            if created:
-                # After commit, so a worker never picks up a task for a row it cannot see yet.
-                transaction.on_commit(partial(_enqueue_user_messages, user_phone))
+        message, created = message_log.record_inbound(
+            user_phone=user_phone,
+            twilio_sid=data["MessageSid"],
+            body=data["Body"],
+            media=data["media"],
+            profile_name=data["ProfileName"],
+        )
+        if created:
+            # After commit (at once, unless a caller wrapped us in a transaction), so a worker
+            # never picks up a task for a message it cannot see yet.
+            transaction.on_commit(partial(_enqueue_user_messages, user_phone))
         logger.info(
             "inbound %s from %s stored as #%s (%s, %d media)",
             data["MessageSid"],

@@ -1,0 +1,192 @@
+"""Bench 2: how fast the Twilio webhook is acknowledged under load, next to a trivial view.
+
+gunicorn (the production config, TASKS_BACKEND=database, signatures validated) serves both
+`POST /webhooks/twilio` and the bench's trivial view in the same run; no task worker runs, so
+this is the acknowledgement path alone: verify, store the message, enqueue a task, answer.
+Two loads: full speed (closed loop) and a moderate fixed rate (open loop). Afterwards every
+200 must have stored one message and enqueued one task.
+"""
+
+import argparse
+import logging
+import time
+
+from . import loadgen
+from .common import fmt, print_table, ratio, say
+from .stack import HOST, TWILIO_TOKEN, BenchStack
+
+logger = logging.getLogger(__name__)
+
+CONNECTIONS = 16
+USERS = 2000  # distinct senders; requests cycle through them
+TEXT = "Hola, ¿qué cursos de IA tienen?"
+MAX_RATE_PREPARED = 4000  # requests/s signed ahead for a full-speed run (the list bounds the run too)
+TARGET_THROUGHPUT_RATIO = 0.5
+SETTLE_S = 1.0  # pause between loads
+SETTLE_TIMEOUT_S = 15.0
+TARGET_P99_MS = 50.0
+
+
+def run(stack: BenchStack, args: argparse.Namespace) -> dict:
+    duration = 3.0 if args.quick else 10.0
+    warmup = 1.0
+    use_wrk = args.loadgen == "wrk" or (args.loadgen == "auto" and loadgen.wrk_path() is not None)
+    if args.loadgen == "wrk" and loadgen.wrk_path() is None:
+        raise RuntimeError("--loadgen wrk: wrk is not installed (apt-get install -y wrk)")
+    stack.db.truncate_run_tables()
+
+    def prepare(path: str, seconds: float, rate: float = MAX_RATE_PREPARED) -> list[loadgen.PreparedRequest]:
+        return loadgen.twilio_requests(
+            public_base_url=stack.public_base_url,
+            auth_token=TWILIO_TOKEN,
+            count=int(seconds * rate) + CONNECTIONS,
+            users=USERS,
+            text=TEXT,
+            path=path,
+        )
+
+    def load(name: str, requests, seconds: float, *, rate: float | None = None, full_speed_tool: bool = False):
+        say(f"ack: {name} for {seconds:g} s")
+        if full_speed_tool and use_wrk:
+            return loadgen.run_wrk(
+                requests,
+                host=HOST,
+                port=stack.port,
+                connections=CONNECTIONS,
+                duration_s=seconds,
+                work_dir=stack.log_dir,
+            )
+        return loadgen.run_python_load(
+            requests, host=HOST, port=stack.port, connections=CONNECTIONS, duration_s=seconds, rate=rate
+        )
+
+    say("ack: signing requests")
+    webhook_runs = []
+    load("warm-up trivial", prepare(loadgen.TRIVIAL_PATH, warmup), warmup)
+    webhook_runs.append(load("warm-up webhook", prepare(loadgen.TWILIO_PATH, warmup), warmup))
+    results = {}
+    # Moderate load first: after a full-speed burst PostgreSQL is busy for a while (vacuum, checkpoint).
+    results["moderate_trivial"] = load(
+        f"{args.rate:g}/s, trivial", prepare(loadgen.TRIVIAL_PATH, duration, args.rate), duration, rate=args.rate
+    )
+    time.sleep(SETTLE_S)
+    results["moderate_webhook"] = load(
+        f"{args.rate:g}/s, webhook", prepare(loadgen.TWILIO_PATH, duration, args.rate), duration, rate=args.rate
+    )
+    time.sleep(SETTLE_S)
+    results["full_trivial"] = load(
+        "full speed, trivial", prepare(loadgen.TRIVIAL_PATH, duration), duration, full_speed_tool=True
+    )
+    time.sleep(SETTLE_S)
+    results["full_webhook"] = load(
+        "full speed, webhook", prepare(loadgen.TWILIO_PATH, duration), duration, full_speed_tool=True
+    )
+    webhook_runs += [results["full_webhook"], results["moderate_webhook"]]
+
+    summaries = {name: result.summary() for name, result in results.items()}
+    rows = []
+    for name, label, target in (
+        ("full_trivial", "full speed", "trivial"),
+        ("full_webhook", "full speed", "webhook"),
+        ("moderate_trivial", f"{args.rate:g} req/s", "trivial"),
+        ("moderate_webhook", f"{args.rate:g} req/s", "webhook"),
+    ):
+        s = summaries[name]
+        other = s["sent"] - s["ok"]
+        rows.append(
+            [label, target, s["generator"], s["sent"], s["ok"], other, s["rps"], s["p50_ms"], s["p99_ms"], s["max_ms"]]
+        )
+    throughput_ratio = ratio(summaries["full_webhook"]["rps"], summaries["full_trivial"]["rps"])
+    p99_moderate = summaries["moderate_webhook"]["p99_ms"]
+    p99_ratio = ratio(p99_moderate, summaries["moderate_trivial"]["p99_ms"])
+    behind = max(summaries["moderate_webhook"]["behind_s"], summaries["moderate_trivial"]["behind_s"])
+    print_table(
+        f"2. Webhook acknowledgement  (gunicorn {args.workers} workers x {args.threads} threads, "
+        f"TASKS_BACKEND=database, no task worker; {CONNECTIONS} connections)",
+        ["load", "target", "client", "sent", "200", "other", "req/s", "p50 ms", "p99 ms", "max ms"],
+        rows,
+        align="llrrrrrrrr",
+        notes=[
+            f"throughput webhook/trivial at full speed: {fmt(throughput_ratio, 2)}  "
+            f"(target >= {TARGET_THROUGHPUT_RATIO}: {_verdict(throughput_ratio, TARGET_THROUGHPUT_RATIO, above=True)})",
+            f"p99 webhook at {args.rate:g} req/s: {fmt(p99_moderate)} ms  "
+            f"(target < {TARGET_P99_MS:g} ms: {_verdict(p99_moderate, TARGET_P99_MS, above=False)}); "
+            f"p99 webhook/trivial: {fmt(p99_ratio, 1)}",
+            "the load generator runs on the same 2 cores as gunicorn and PostgreSQL: absolute req/s are a floor,"
+            " the ratio is the figure",
+            *([f"the fixed-rate client fell behind by up to {behind:.3f} s"] if behind > 0.05 else []),
+            *(
+                [f"{summaries['full_webhook']['unanswered']} wrk request(s) in flight at the end are not counted"]
+                if use_wrk
+                else []
+            ),
+        ],
+    )
+    verification = verify(stack, webhook_runs)
+    return {
+        "connections": CONNECTIONS,
+        "duration_s": duration,
+        "gunicorn": {"workers": args.workers, "threads": args.threads},
+        "loads": summaries,
+        "throughput_ratio_webhook_to_trivial": throughput_ratio,
+        "p99_ms_webhook_moderate": p99_moderate,
+        "p99_ratio_webhook_to_trivial_moderate": p99_ratio,
+        "targets": {"throughput_ratio_min": TARGET_THROUGHPUT_RATIO, "p99_ms_max": TARGET_P99_MS},
+        "verification": verification,
+    }
+
+
+def verify(stack: BenchStack, webhook_runs: list[loadgen.LoadResult]) -> dict:
+    """Count what the webhook left behind: one message and one task per 200."""
+    ok = sum(run.ok for run in webhook_runs)
+    unanswered = sum(run.unanswered for run in webhook_runs)
+    # Requests wrk left in flight may still be committing: count once the numbers stop moving.
+    counts, deadline = None, time.monotonic() + SETTLE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        latest = _counts(stack)
+        if latest == counts:
+            break
+        counts = latest
+        time.sleep(SETTLE_S / 2)
+    stored, distinct, tasks, turn_tasks = counts
+    consistent = stored == distinct == turn_tasks == tasks
+    exact = consistent and stored == ok
+    within = consistent and 0 <= stored - ok <= unanswered
+    verdict = "ok" if exact else ("ok (within wrk's uncounted in-flight requests)" if within else "MISMATCH")
+    print_table(
+        "2b. After the run: what the webhook stored and enqueued (warm-up included)",
+        [
+            "webhook 200s",
+            "messages stored",
+            "distinct MessageSids",
+            "tasks enqueued",
+            "process_user_messages tasks",
+            "check",
+        ],
+        [[ok, stored, distinct, tasks, turn_tasks, verdict]],
+        align="rrrrrl",
+    )
+    return {
+        "webhook_200s": ok,
+        "messages_stored": stored,
+        "distinct_sids": distinct,
+        "tasks": tasks,
+        "process_user_messages_tasks": turn_tasks,
+        "check": verdict,
+    }
+
+
+def _counts(stack: BenchStack) -> tuple:
+    return stack.db.rows(
+        "SELECT (SELECT count(*) FROM brenda_messages WHERE direction = 'in'),"
+        " (SELECT count(DISTINCT twilio_sid) FROM brenda_messages WHERE direction = 'in'),"
+        " (SELECT count(*) FROM django_tasks_database_dbtaskresult),"
+        " (SELECT count(*) FROM django_tasks_database_dbtaskresult WHERE task_path LIKE %s)",
+        ["%process_user_messages_task"],
+    )[0]
+
+
+def _verdict(value: float | None, target: float, *, above: bool) -> str:
+    if value is None:
+        return "n/a"
+    return "met" if (value >= target if above else value < target) else "NOT met"

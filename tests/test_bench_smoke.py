@@ -1,0 +1,53 @@
+"""Keep the bench from rotting: its cheap part (requests per turn) runs here with tiny sizes.
+
+Only structure and counts are checked, never timings: speed lives in `python -m bench`.
+"""
+
+from urllib.parse import parse_qsl
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from bench import calls, loadgen
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_calls_bench_measures_every_scenario_for_both_engines(demo_catalogue, capsys):
+    samples = calls.measure_calls(repeats=1, polls_per_step=2)
+
+    assert {(s.engine, s.scenario) for s in samples} == {
+        (engine, scenario) for engine in calls.ENGINES for scenario, _ in calls.SCENARIOS
+    }
+    assert all(s.reply_origin == "assistant" for s in samples), [s.reply_origin for s in samples]
+    assert all(s.http_requests > 0 and s.db_queries > 0 for s in samples)
+    assert [s.tool_calls for s in samples if s.scenario == "tool round"] == [1, 1]
+    assert all(sum(s.endpoints.values()) == s.http_requests for s in samples)
+
+    result = calls.report(calls.summarise(samples), polls_per_step=2, database="test")
+
+    ratios = result["ratios_responses_to_assistants"]
+    assert set(ratios) == {scenario for scenario, _ in calls.SCENARIOS}
+    assert all(0 < r["http_requests"] < 1 for r in ratios.values())
+    assert "OpenAI HTTP requests and DB queries per turn" in capsys.readouterr().out
+
+
+def test_endpoint_names_hide_ids():
+    assert calls.endpoint_name("GET", "/v1/threads/thread_abc/runs/run_1") == "runs.retrieve"
+    assert calls.endpoint_name("POST", "/v1/responses") == "responses.create"
+    assert calls.endpoint_name("DELETE", "/v1/conversations/conv_9") == "DELETE /conversations/*"
+
+
+def test_prepared_twilio_requests_are_signed_and_unique():
+    requests = loadgen.twilio_requests(
+        public_base_url="http://127.0.0.1:9", auth_token="token", count=5, users=2, text="hola", first_user=7
+    )
+
+    validator = RequestValidator("token")
+    sids = set()
+    for request in requests:
+        params = dict(parse_qsl(request.body.decode()))
+        assert validator.validate("http://127.0.0.1:9/webhooks/twilio", params, request.headers["X-Twilio-Signature"])
+        sids.add(params["MessageSid"])
+    assert len(sids) == 5
+    assert {dict(parse_qsl(r.body.decode()))["From"] for r in requests} == {loadgen.phone_for(7), loadgen.phone_for(8)}

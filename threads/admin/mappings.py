@@ -1,4 +1,4 @@
-"""Staff's side of Brenda: thread mappings with their transcripts, human takeover, resets and statistics.
+"""Thread mappings in the admin: a read-only list and transcript, and the staff actions.
 
 Mappings are made by the bot, never by hand, so the admin shows them read-only; what staff can
 do (reset, pause/resume, write as a human) goes through confirmation pages that call the
@@ -19,12 +19,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
-from django.utils.http import urlencode
 from django.utils.text import smart_split, unescape_string_literal
 
-from . import charts, staff, stats
-from .models import Contact, Message, OaThreadMap, Turn
+from .. import staff, stats
+from ..models import Contact, Message, OaThreadMap, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +31,6 @@ ACTION_SELECTION_LIMIT = 500
 # Staff messages go out one user after another, inside the request.
 SEND_SELECTION_LIMIT = 50
 TRANSCRIPT_LIMIT = 500
-STATS_PERIODS = (7, 14, 30)
 
 
 class EngineFilter(admin.SimpleListFilter):
@@ -109,10 +106,6 @@ class StaffMessageForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 6, "cols": 80}),
         help_text="Sent on WhatsApp as is (split in parts above 1600 characters) and logged as sent by you.",
     )
-
-
-class StatsPeriodForm(forms.Form):
-    days = forms.TypedChoiceField(choices=[(d, f"{d} days") for d in STATS_PERIODS], coerce=int, initial=14)
 
 
 @dataclass(frozen=True)
@@ -461,141 +454,3 @@ class OaThreadMapAdmin(admin.ModelAdmin):
         if action.name != "reset" and len(phones) == 1:
             return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[quote(phones[0])])
         return self._changelist_url()
-
-
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    """The log is written by the bot only."""
-
-    show_full_result_count = False
-    list_per_page = 100
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-@admin.register(Turn)
-class TurnAdmin(_ReadOnlyAdmin):
-    list_display = [
-        "id",
-        "user_phone",
-        "status",
-        "engine",
-        "started_at",
-        "latency_ms",
-        "tools",
-        "fallback_used",
-        "input_tokens",
-        "output_tokens",
-    ]
-    list_filter = ["status", "engine", "fallback_used"]
-    search_fields = ["user_phone", "=response_id", "=thread_id"]
-    search_help_text = "Phone (part of it), or an exact response/run or thread id."
-    date_hierarchy = "started_at"
-    ordering = ["-started_at"]
-
-    @admin.display(description="tools")
-    def tools(self, obj: Turn) -> str:
-        return ", ".join(obj.tool_names)
-
-
-@admin.register(Message)
-class MessageAdmin(_ReadOnlyAdmin):
-    list_display = ["id", "user_phone", "direction", "origin", "status", "error_code", "short_body", "created_at"]
-    list_filter = ["direction", "origin", "status"]
-    search_fields = ["user_phone", "=twilio_sid"]
-    search_help_text = "Phone (part of it) or an exact Twilio MessageSid."
-    date_hierarchy = "created_at"
-    ordering = ["-created_at"]
-    list_select_related = ["staff_user"]
-
-    @admin.display(description="body")
-    def short_body(self, obj: Message) -> str:
-        return obj.body if len(obj.body) <= 80 else obj.body[:79] + "…"
-
-
-@admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
-    list_display = ["user_phone", "profile_name", "bot_paused", "first_seen_at", "last_seen_at", "conversation_link"]
-    list_editable = ["bot_paused"]
-    list_filter = ["bot_paused"]
-    search_fields = ["user_phone", "profile_name"]
-    ordering = ["-last_seen_at"]
-    show_full_result_count = False
-    fields = ["user_phone", "profile_name", "bot_paused", "first_seen_at", "last_seen_at", "lock_expires_at"]
-    readonly_fields = ["user_phone", "profile_name", "first_seen_at", "last_seen_at", "lock_expires_at"]
-
-    @admin.display(description="messages")
-    def conversation_link(self, obj: Contact) -> str:
-        # Users answered only by the catalogue responder have no thread mapping: this is
-        # where staff find their conversation.
-        url = reverse("admin:threads_message_changelist")
-        return format_html('<a href="{}?{}">conversation</a>', url, urlencode({"q": obj.user_phone}))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        # The pause switch is the only editable field: it takes the pause permission.
-        return request.user.has_perm("threads.pause_bot")
-
-    def save_model(self, request: HttpRequest, obj: Contact, form, change: bool) -> None:
-        staff.set_bot_paused(user_phones=[obj.pk], paused=obj.bot_paused)
-
-
-def stats_view(request: HttpRequest) -> TemplateResponse:
-    """Show the statistics page (wrap with `admin.site.admin_view`: staff only)."""
-    if not request.user.has_perm("threads.view_oathreadmap"):
-        raise PermissionDenied
-    form = StatsPeriodForm(request.GET or None)
-    days = form.cleaned_data["days"] if form.is_valid() else 14
-    dashboard = stats.get_dashboard_stats(days=days)
-    context = {
-        **admin.site.each_context(request),
-        "title": "Brenda statistics",
-        "form": form,
-        "days": days,
-        "periods": STATS_PERIODS,
-        "stats": dashboard,
-        "charts": _stats_charts(dashboard),
-    }
-    return TemplateResponse(request, "admin/threads/stats.html", context)
-
-
-def _stats_charts(dashboard: stats.DashboardStats) -> dict[str, str]:
-    labels = [day.day.strftime("%b %d") for day in dashboard.per_day]
-    return {
-        "messages": charts.bar_chart(
-            title="Messages per day",
-            labels=labels,
-            series=[
-                charts.Series("Inbound", [d.messages_in for d in dashboard.per_day]),
-                charts.Series("Outbound", [d.messages_out for d in dashboard.per_day]),
-            ],
-        ),
-        "turns": charts.bar_chart(
-            title="Turns per day",
-            labels=labels,
-            series=[charts.Series("Turns", [d.turns for d in dashboard.per_day], color="#5b9a68")],
-        ),
-        "latency": charts.line_chart(
-            title="Turn latency per day (ms)",
-            labels=labels,
-            series=[
-                charts.Series("p50", [d.latency_p50_ms for d in dashboard.per_day]),
-                charts.Series("p95", [d.latency_p95_ms for d in dashboard.per_day]),
-            ],
-            unit=" ms",
-        ),
-        "tools": charts.horizontal_bar_chart(
-            title="Tool calls", items=[(tool.name, tool.calls) for tool in dashboard.tool_usage]
-        ),
-    }

@@ -1,0 +1,65 @@
+"""The statistics page of the admin: numbers and server-side SVG charts for a period."""
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+from .. import charts, stats
+
+STATS_PERIODS = (7, 14, 30)
+
+
+class StatsPeriodForm(forms.Form):
+    days = forms.TypedChoiceField(choices=[(d, f"{d} days") for d in STATS_PERIODS], coerce=int, initial=14)
+
+
+def stats_view(request: HttpRequest) -> TemplateResponse:
+    """Show the statistics page (wrap with `admin.site.admin_view`: staff only)."""
+    if not request.user.has_perm("threads.view_oathreadmap"):
+        raise PermissionDenied
+    form = StatsPeriodForm(request.GET or None)
+    days = form.cleaned_data["days"] if form.is_valid() else 14
+    dashboard = stats.get_dashboard_stats(days=days)
+    context = {
+        **admin.site.each_context(request),
+        "title": "Brenda statistics",
+        "form": form,
+        "days": days,
+        "periods": STATS_PERIODS,
+        "stats": dashboard,
+        "charts": _stats_charts(dashboard),
+    }
+    return TemplateResponse(request, "admin/threads/stats.html", context)
+
+
+def _stats_charts(dashboard: stats.DashboardStats) -> dict[str, str]:
+    labels = [day.day.strftime("%b %d") for day in dashboard.per_day]
+    return {
+        "messages": charts.bar_chart(
+            title="Messages per day",
+            labels=labels,
+            series=[
+                charts.Series("Inbound", [d.messages_in for d in dashboard.per_day]),
+                charts.Series("Outbound", [d.messages_out for d in dashboard.per_day]),
+            ],
+        ),
+        "turns": charts.bar_chart(
+            title="Turns per day",
+            labels=labels,
+            series=[charts.Series("Turns", [d.turns for d in dashboard.per_day], color="#5b9a68")],
+        ),
+        "latency": charts.line_chart(
+            title="Turn latency per day (ms)",
+            labels=labels,
+            series=[
+                charts.Series("p50", [d.latency_p50_ms for d in dashboard.per_day]),
+                charts.Series("p95", [d.latency_p95_ms for d in dashboard.per_day]),
+            ],
+            unit=" ms",
+        ),
+        "tools": charts.horizontal_bar_chart(
+            title="Tool calls", items=[(tool.name, tool.calls) for tool in dashboard.tool_usage]
+        ),
+    }

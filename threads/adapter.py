@@ -6,10 +6,12 @@ message), plus `run_turn`, which does all of that, and the background-mode steps
 never learn which engine runs; thread ids carry it in their prefix (`conv_…`, `thread_…`).
 """
 
+import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import httpx2
@@ -32,6 +34,7 @@ __all__ = [
     "RunResult",
     "SeedMessage",
     "ThreadsAdapter",
+    "count_openai_requests",
     "get_adapter",
     "get_openai_client",
     "is_openai_enabled",
@@ -187,8 +190,36 @@ def get_openai_client() -> openai.OpenAI:
     )
 
 
+class RequestCounter:
+    """How many HTTP requests reached OpenAI inside `count_openai_requests()` (SDK retries included)."""
+
+    value: int = 0
+
+
+_counter: ContextVar[RequestCounter | None] = ContextVar("openai_request_counter", default=None)
+
+
+@contextlib.contextmanager
+def count_openai_requests() -> Iterator[RequestCounter]:
+    """Count the requests the process's OpenAI client sends in this block (this thread/context only)."""
+    counter = RequestCounter()
+    token = _counter.set(counter)
+    try:
+        yield counter
+    finally:
+        _counter.reset(token)
+
+
+def _on_request(request: httpx2.Request) -> None:
+    if (counter := _counter.get()) is not None:
+        counter.value += 1
+
+
 @functools.lru_cache(maxsize=8)
 def _build_client(api_key: str, base_url: str | None, max_retries: int, read_timeout_s: float) -> openai.OpenAI:
     # A request never needs longer than a whole turn; connecting should be quick.
     timeout = httpx2.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S)
-    return openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout)
+    http_client = openai.DefaultHttpx2Client(timeout=timeout, event_hooks={"request": [_on_request]})
+    return openai.OpenAI(
+        api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout, http_client=http_client
+    )

@@ -19,7 +19,7 @@ from .adapter import get_adapter
 from .exceptions import RunTimeout
 from .locks import release_user_lease, renew_user_lease
 from .models import Message, Turn
-from .services import complete_turn, ensure_thread, fail_turn, lease_ttl_s, record_run
+from .services import complete_turn, ensure_thread, fail_turn, lease_ttl_s, record_run, tracking_openai_requests
 
 logger = logging.getLogger(__name__)
 
@@ -28,12 +28,12 @@ def start_background_turn(turn: Turn, *, texts: Sequence[str]) -> Turn:
     """Start the turn as a background response and leave it waiting for the webhook."""
     adapter = get_adapter()
     try:
-        thread_id = ensure_thread(turn, adapter=adapter)
-        response_id = adapter.start_background(thread_id, list(texts))
+        with tracking_openai_requests(turn):
+            thread_id = ensure_thread(turn, adapter=adapter)
+            response_id = adapter.start_background(thread_id, list(texts))
     except Exception as exc:
         return _end(fail_turn(turn, exc))
     turn.response_id = response_id
-    turn.openai_calls += 1
     turn.status = Turn.Status.BACKGROUND
     turn.state = {**turn.state, "rounds": 0}
     turn.save()
@@ -61,7 +61,8 @@ def advance_background_turn(*, turn_id: int, response_id: str, deadline_passed: 
     turn = Turn.objects.get(pk=turn_id)
     adapter = get_adapter()
     try:
-        step = adapter.resume_background(response_id, state=turn.state)
+        with tracking_openai_requests(turn):
+            step = adapter.resume_background(response_id, state=turn.state)
     except Exception as exc:
         return _end(fail_turn(turn, exc))
     record_run(turn, step)
@@ -69,7 +70,8 @@ def advance_background_turn(*, turn_id: int, response_id: str, deadline_passed: 
     if step.done:
         return _end(complete_turn(turn, reply=step.text, origin=Message.Origin.ASSISTANT))
     if deadline_passed:
-        adapter.cancel_background(step.response_id)
+        with tracking_openai_requests(turn):
+            adapter.cancel_background(step.response_id)
         return _end(fail_turn(turn, RunTimeout(f"background turn {turn.pk} did not finish by its deadline")))
     turn.status = Turn.Status.BACKGROUND
     turn.lease_expires_at = timezone.now() + timedelta(seconds=lease_ttl_s())

@@ -8,16 +8,24 @@ delivers the reply. Whatever fails after the inbound message was stored ends in 
 reply: the user never meets silence.
 """
 
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
 from . import message_log, repository
-from .adapter import RunResult, SeedMessage, ThreadsAdapter, get_adapter, is_openai_enabled
+from .adapter import (
+    RunResult,
+    SeedMessage,
+    ThreadsAdapter,
+    count_openai_requests,
+    get_adapter,
+    is_openai_enabled,
+)
 from .exceptions import RunTimeout, ThreadNotFound, ThreadsError
 from .fallback import fallback_reply
 from .locks import acquire_user_lease, release_user_lease, renew_user_lease
@@ -104,7 +112,8 @@ def run_turn(*, user_phone: str, messages: Sequence[Message], lease_token: str) 
 
         return start_background_turn(turn, texts=model_texts)
     try:
-        result = converse(turn, user_phone=user_phone, texts=model_texts)
+        with tracking_openai_requests(turn):
+            result = converse(turn, user_phone=user_phone, texts=model_texts)
     except Exception as exc:  # anything at all: the user still gets an answer
         return fail_turn(turn, exc, texts=texts)
     return complete_turn(turn, reply=_with_media_note(result.text, has_media), origin=Message.Origin.ASSISTANT)
@@ -186,6 +195,16 @@ def ensure_thread(turn: Turn, *, adapter: ThreadsAdapter, lost: str | None = Non
     return thread_id
 
 
+@contextlib.contextmanager
+def tracking_openai_requests(turn: Turn) -> Iterator[None]:
+    """Add the HTTP requests sent to OpenAI in this block (creation and retries included) to the turn."""
+    with count_openai_requests() as counter:
+        try:
+            yield
+        finally:
+            turn.openai_calls += counter.value
+
+
 def record_run(turn: Turn, result: RunResult) -> None:
     """Add what a run (or a background step) did to the turn's record."""
     repository.touch_mapping(turn.user_phone)
@@ -193,7 +212,6 @@ def record_run(turn: Turn, result: RunResult) -> None:
     turn.tool_calls = [*turn.tool_calls, *result.tool_calls]
     turn.input_tokens = _add(turn.input_tokens, result.input_tokens)
     turn.output_tokens = _add(turn.output_tokens, result.output_tokens)
-    turn.openai_calls += result.openai_calls
 
 
 def text_for_model(message: Message) -> str:

@@ -289,3 +289,11 @@ def test_after_a_human_takeover_the_model_is_told_what_was_said(fake_openai, out
     assert "Asesor: Hola, soy Carla del equipo. El curso empieza el lunes." in texts[0]
     say("gracias")  # the takeover is told once, not on every turn
     assert len(fake_openai.calls("/responses", "POST")[-1].body["input"]) == 1
+
+
+def test_the_turn_records_every_request_sent_to_openai(fake_openai, outbox, demo_catalogue):
+    new_user = say("Busco un curso de visión por computadora")  # create conversation + 2 responses
+    returning = say("gracias")
+
+    assert new_user.openai_calls == len(fake_openai.requests) - 1 == 3
+    assert returning.openai_calls == 1

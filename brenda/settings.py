@@ -147,9 +147,9 @@ OPENAI_BACKGROUND = env.bool("OPENAI_BACKGROUND", default=False)
 OPENAI_RUN_TIMEOUT_S = env.float("OPENAI_RUN_TIMEOUT_S", default=60.0)
 OPENAI_MAX_TOOL_ROUNDS = env.int("OPENAI_MAX_TOOL_ROUNDS", default=5)
 OPENAI_MAX_RETRIES = env.int("OPENAI_MAX_RETRIES", default=2)
-# A turn's lease outlives its deadline by this margin (time to send the reply); after that a
-# turn whose worker died is taken over by recovery.
-TURN_LEASE_MARGIN_S = env.float("TURN_LEASE_MARGIN_S", default=30.0)
+# A working turn renews its user's lease every third of this; a turn whose worker died is taken
+# over by recovery once its lease has gone this long without renewal.
+TURN_LEASE_S = env.float("TURN_LEASE_S", default=30.0)
 if OPENAI_ENGINE not in ("responses", "assistants"):
     raise ImproperlyConfigured(f"OPENAI_ENGINE must be 'responses' or 'assistants'; got {OPENAI_ENGINE!r}.")
 

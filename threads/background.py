@@ -19,7 +19,15 @@ from .adapter import get_adapter
 from .exceptions import RunTimeout
 from .locks import release_user_lease, renew_user_lease
 from .models import Message, Turn
-from .services import complete_turn, ensure_thread, fail_turn, lease_ttl_s, record_run, tracking_openai_requests
+from .services import (
+    background_lease_ttl_s,
+    complete_turn,
+    ensure_thread,
+    fail_turn,
+    record_run,
+    takeover_context,
+    tracking_openai_requests,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +38,7 @@ def start_background_turn(turn: Turn, *, texts: Sequence[str]) -> Turn:
     try:
         with tracking_openai_requests(turn):
             thread_id = ensure_thread(turn, adapter=adapter)
-            response_id = adapter.start_background(thread_id, list(texts))
+            response_id = adapter.start_background(thread_id, [*takeover_context(turn), *texts])
     except Exception as exc:
         return _end(fail_turn(turn, exc))
     turn.response_id = response_id
@@ -74,9 +82,8 @@ def advance_background_turn(*, turn_id: int, response_id: str, deadline_passed: 
             adapter.cancel_background(step.response_id)
         return _end(fail_turn(turn, RunTimeout(f"background turn {turn.pk} did not finish by its deadline")))
     turn.status = Turn.Status.BACKGROUND
-    turn.lease_expires_at = timezone.now() + timedelta(seconds=lease_ttl_s())
     turn.save()
-    renew_user_lease(turn.user_phone, turn.state.get("lease_token", ""), ttl_s=lease_ttl_s())
+    renew_user_lease(turn.user_phone, turn.state.get("lease_token", ""), ttl_s=background_lease_ttl_s(turn))
     if step.response_id != response_id:
         _schedule_check(turn)
     return turn

@@ -2,14 +2,19 @@
 
 A lease is a token and an expiry on the user's `Contact` row, taken and released with single
 conditional UPDATEs (atomic on PostgreSQL and SQLite alike) and no transaction held while the
-model thinks. Times come from the database clock, so hosts with skewed clocks still agree. A
-worker that dies holding a lease blocks that user only until the expiry.
+model thinks. Times come from the database clock, so hosts with skewed clocks still agree.
+
+A worker keeps its lease alive with a heartbeat (`LeaseKeeper`) for as long as it works, however
+long OpenAI takes; only a worker that died stops renewing, so only its lease expires, and
+recovery takes over exactly those.
 """
 
 import logging
+import threading
 import uuid
 from datetime import timedelta
 
+from django.db import connection
 from django.db.models import DateTimeField, ExpressionWrapper, Q, Value
 from django.db.models.functions import Now
 
@@ -45,6 +50,59 @@ def release_user_lease(user_phone: str, token: str) -> bool:
     if not released:
         logger.warning("lease for %s was lost before release", user_phone)
     return bool(released)
+
+
+def take_over_expired_lease(user_phone: str, token: str, *, ttl_s: float) -> str | None:
+    """Swap the expired lease of `token` (a worker that stopped renewing) for a new one of ours.
+
+    Returns the new token, or None when that lease is still alive or no longer `token`'s. One
+    compare-and-swap, so two recoverers never both take over the same dead turn.
+    """
+    new_token = uuid.uuid4().hex
+    taken = Contact.objects.filter(pk=user_phone, lock_token=token, lock_expires_at__lt=Now()).update(
+        lock_token=new_token, lock_expires_at=_expiry(ttl_s)
+    )
+    return new_token if taken else None
+
+
+def is_lease_alive(user_phone: str, token: str) -> bool:
+    """Tell whether `token` still holds the user's lease, unexpired (its worker is renewing it)."""
+    return bool(token) and Contact.objects.filter(pk=user_phone, lock_token=token, lock_expires_at__gte=Now()).exists()
+
+
+class LeaseKeeper:
+    """Renew a lease from a background thread while the work inside the `with` block goes on.
+
+    The model can take longer than any fixed lease (slow responses, SDK retries); renewing
+    every `interval_s` keeps the lease of a live worker from expiring, while a dead worker's
+    lease expires within `ttl_s`. `lost` turns True if the lease was taken meanwhile.
+    """
+
+    def __init__(self, user_phone: str, token: str, *, ttl_s: float, interval_s: float) -> None:
+        self.user_phone, self.token, self.ttl_s, self.interval_s = user_phone, token, ttl_s, interval_s
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{user_phone}", daemon=True)
+
+    def __enter__(self) -> "LeaseKeeper":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.interval_s):
+                if not renew_user_lease(self.user_phone, self.token, ttl_s=self.ttl_s):
+                    self.lost = True
+                    logger.warning("lease of %s was taken over while working", self.user_phone)
+                    return
+        except Exception:
+            logger.exception("could not renew the lease of %s", self.user_phone)
+        finally:
+            connection.close()  # this thread's own connection
 
 
 def is_user_lease_held(user_phone: str) -> bool:

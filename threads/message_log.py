@@ -7,6 +7,7 @@ re-delivered webhook is recognised and nothing the user wrote is ever lost.
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -90,7 +91,7 @@ def has_pending_inbound(user_phone: str) -> bool:
 
 def users_with_pending_inbound(*, older_than_s: float = 0) -> list[str]:
     """Phones that have inbound messages no turn has taken (for recovery after a crash)."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_s)
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
     return list(
         Message.objects.filter(
             direction=Message.Direction.INBOUND,
@@ -130,6 +131,38 @@ def record_outbound(
         turn=turn,
         staff_user_id=staff_user_id,
     )
+
+
+def claim_for_sending(message: Message) -> bool:
+    """Move a pending outbound message to "sending"; False when another sender took it first."""
+    return bool(
+        Message.objects.filter(pk=message.pk, status=Message.Status.PENDING).update(
+            status=Message.Status.SENDING, updated_at=timezone.now()
+        )
+    )
+
+
+def release_for_retry(message: Message, *, error_code: str) -> None:
+    """Put a message whose send failed for now back to pending, counting the attempt."""
+    Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+        status=Message.Status.PENDING,
+        send_attempts=message.send_attempts + 1,
+        error_code=error_code[:16],
+        updated_at=timezone.now(),
+    )
+
+
+def release_stale_sending(*, older_than_s: float) -> set[str]:
+    """Return messages stuck in "sending" (their sender died mid-send) to pending; give their users.
+
+    Delivery is at least once here: the dead sender may have reached Twilio before dying.
+    """
+    stale = Message.objects.filter(
+        status=Message.Status.SENDING, updated_at__lt=timezone.now() - timedelta(seconds=older_than_s)
+    )
+    phones = set(stale.values_list("user_phone", flat=True))
+    stale.update(status=Message.Status.PENDING, updated_at=timezone.now())
+    return phones
 
 
 def mark_sent(message: Message, *, sid: str | None, status: str) -> None:

@@ -96,7 +96,6 @@ class Turn(models.Model):
     response_id = models.TextField(blank=True, default="", help_text="Last response (or run) id.")
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     tool_calls = models.JSONField(default=list, blank=True)
     input_tokens = models.PositiveIntegerField(null=True, blank=True)
@@ -113,8 +112,8 @@ class Turn(models.Model):
             models.Index(fields=["response_id"], name="turns_response_id"),
             models.Index(fields=["started_at"], name="turns_started"),
             models.Index(
-                fields=["lease_expires_at"],
-                name="turns_open_lease",
+                fields=["started_at"],
+                name="turns_open",
                 condition=models.Q(status__in=["running", "background"]),
             ),
         ]
@@ -147,6 +146,7 @@ class Message(models.Model):
         HELD = "held", "Held (bot paused)"
         # outbound, Twilio's own statuses plus our pending/console
         PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
         QUEUED = "queued", "Queued"
         SENT = "sent", "Sent"
         DELIVERED = "delivered", "Delivered"

@@ -58,38 +58,43 @@ def deliver_reply(
 def send_pending_outbound(*, user_phone: str) -> int:
     """Send the user's pending outbound messages oldest first; return how many went out.
 
-    A temporary failure stops the batch (later parts must not overtake earlier ones) and
-    schedules a retry with back-off; a permanent one marks that message failed and moves on.
+    Each message is claimed (pending → sending) before it goes out, so a turn, a staff
+    message, a retry task and recovery running at once never send it twice; whoever finds
+    another sender at work leaves the rest to it, which keeps the order. A temporary failure
+    stops the batch (later parts must not overtake earlier ones) and schedules a retry with
+    back-off; a permanent one marks that message failed and moves on.
     """
     backend = get_messaging_backend()
     sent = 0
-    for row in _pending(user_phone):
-        try:
-            result = backend.send(OutboundMessage(to=user_phone, body=row.body))
-        except MessagingError as exc:
-            if exc.permanent or row.send_attempts + 1 >= MAX_SEND_ATTEMPTS:
-                logger.error("message %s to %s failed for good (code %s)", row.pk, user_phone, exc.code or "-")
-                message_log.mark_send_failed(row, error_code=exc.code or "send_failed")
-                continue
-            _schedule_retry(row, exc)
-            break
-        message_log.mark_sent(row, sid=result.sid, status=result.status)
-        sent += 1
+    while rows := _pending(user_phone):
+        for row in rows:
+            if not message_log.claim_for_sending(row):
+                return sent  # another sender is at work for this user
+            try:
+                result = backend.send(OutboundMessage(to=user_phone, body=row.body))
+            except MessagingError as exc:
+                if exc.permanent or row.send_attempts + 1 >= MAX_SEND_ATTEMPTS:
+                    logger.error("message %s to %s failed for good (code %s)", row.pk, user_phone, exc.code or "-")
+                    message_log.mark_send_failed(row, error_code=exc.code or "send_failed")
+                    continue
+                _schedule_retry(row, exc)
+                return sent
+            message_log.mark_sent(row, sid=result.sid, status=result.status)
+            sent += 1
     return sent
 
 
 def _pending(user_phone: str) -> Sequence[Message]:
-    return list(
-        Message.objects.filter(
-            user_phone=user_phone, direction=Message.Direction.OUTBOUND, status=Message.Status.PENDING
-        ).order_by("id")
-    )
+    outbound = Message.objects.filter(user_phone=user_phone, direction=Message.Direction.OUTBOUND)
+    if outbound.filter(status=Message.Status.SENDING).exists():
+        return []  # someone is sending: they go on until nothing is pending
+    return list(outbound.filter(status=Message.Status.PENDING).order_by("id"))
 
 
 def _schedule_retry(row: Message, exc: MessagingError) -> None:
     from .tasks import enqueue_later, send_pending_messages_task
 
-    Message.objects.filter(pk=row.pk).update(send_attempts=row.send_attempts + 1, error_code=(exc.code or "")[:16])
+    message_log.release_for_retry(row, error_code=exc.code or "")
     delay = RETRY_DELAYS_S[min(row.send_attempts, len(RETRY_DELAYS_S) - 1)]
     logger.warning("sending message %s failed (%s); retrying in %ss", row.pk, exc.code or "temporary", delay)
     transaction.on_commit(lambda: enqueue_later(send_pending_messages_task, delay, row.user_phone))

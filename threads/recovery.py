@@ -1,9 +1,10 @@
 """Crash safety: finish or re-queue turns whose worker died, and pick up messages no turn took.
 
-django-tasks-db has no lease or heartbeat of its own: a worker killed mid-task leaves its
-task RUNNING for ever. Ours is the turn's lease: when it expires with the turn still open,
-the worker is presumed lost. A check task scheduled at every turn's start (any surviving
-worker runs it) and the `recover_turns` command both end up here.
+django-tasks-db has no lease or heartbeat of its own: a worker killed mid-task leaves its task
+RUNNING for ever. Ours is the user's lease, which a working turn renews (`LeaseKeeper`): a turn
+still open whose lease is no longer alive lost its worker. A check task scheduled at every
+turn's start (any surviving worker runs it, and it looks again while the turn is alive) and
+the `recover_turns` command both end up here.
 """
 
 import logging
@@ -13,7 +14,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from . import message_log
-from .locks import release_user_lease
+from .locks import is_lease_alive, release_user_lease, take_over_expired_lease
 from .models import Message, Turn
 from .outbound import send_pending_outbound
 
@@ -28,63 +29,74 @@ class RecoveryReport:
     turns_resent: list[int] = field(default_factory=list)
     turns_checked: list[int] = field(default_factory=list)
     users_resumed: list[str] = field(default_factory=list)
+    turns_alive: list[int] = field(default_factory=list)
 
 
 def recover_turn(*, turn_id: int, report: RecoveryReport | None = None) -> RecoveryReport:
-    """Take over one turn whose lease expired; a live or finished turn is left alone."""
+    """Take over one open turn whose worker is gone; a live or finished turn is left alone."""
     from .background import check_background_turn
-    from .services import process_user_messages
+    from .services import lease_ttl_s, process_user_messages
 
     report = report or RecoveryReport()
-    turn = Turn.objects.filter(pk=turn_id, status__in=OPEN_STATUSES, lease_expires_at__lt=timezone.now()).first()
+    turn = Turn.objects.filter(pk=turn_id, status__in=OPEN_STATUSES).first()
     if turn is None:
+        return report
+    token = turn.state.get("lease_token", "")
+    if is_lease_alive(turn.user_phone, token):
+        report.turns_alive.append(turn.pk)
         return report
     if turn.status == Turn.Status.BACKGROUND:
         check_background_turn(turn_id=turn.pk, response_id=turn.response_id)
         report.turns_checked.append(turn.pk)
         return report
-    if not Turn.objects.filter(pk=turn.pk, status=Turn.Status.RUNNING).update(status=Turn.Status.ABANDONED):
-        return report  # someone else recovered it first
-    logger.warning("turn %s of %s lost its worker; recovering it", turn.pk, turn.user_phone)
-    if turn.messages.filter(direction=Message.Direction.OUTBOUND).exists():
-        # The reply was written before the worker died: send what is left of it, answer nothing twice.
-        send_pending_outbound(user_phone=turn.user_phone)
-        Turn.objects.filter(pk=turn.pk).update(
-            status=Turn.Status.COMPLETED, finished_at=timezone.now(), error="recovered: reply sent after worker loss"
-        )
-        report.turns_resent.append(turn.pk)
-    else:
-        Message.objects.filter(turn=turn, direction=Message.Direction.INBOUND).update(turn=None)
-        Turn.objects.filter(pk=turn.pk).update(
-            finished_at=timezone.now(), lease_expires_at=None, error="worker lost; messages re-queued"
-        )
-        report.turns_requeued.append(turn.pk)
-    release_user_lease(turn.user_phone, turn.state.get("lease_token", ""))
+    # Hold the user's lease while we repair the turn, unless someone else already holds it.
+    our_token = take_over_expired_lease(turn.user_phone, token, ttl_s=lease_ttl_s())
+    try:
+        if not Turn.objects.filter(pk=turn.pk, status=Turn.Status.RUNNING).update(status=Turn.Status.ABANDONED):
+            return report  # another recoverer got there first
+        logger.warning("turn %s of %s lost its worker; recovering it", turn.pk, turn.user_phone)
+        if turn.messages.filter(direction=Message.Direction.OUTBOUND).exists():
+            # The reply was written before the worker died: send what is left, answer nothing twice.
+            send_pending_outbound(user_phone=turn.user_phone)
+            Turn.objects.filter(pk=turn.pk).update(
+                status=Turn.Status.COMPLETED,
+                finished_at=timezone.now(),
+                error="recovered: reply sent after worker loss",
+            )
+            report.turns_resent.append(turn.pk)
+        else:
+            Message.objects.filter(turn=turn, direction=Message.Direction.INBOUND).update(turn=None)
+            Turn.objects.filter(pk=turn.pk).update(finished_at=timezone.now(), error="worker lost; messages re-queued")
+            report.turns_requeued.append(turn.pk)
+    finally:
+        if our_token:
+            release_user_lease(turn.user_phone, our_token)
     if process_user_messages(user_phone=turn.user_phone):
         report.users_resumed.append(turn.user_phone)
     return report
 
 
 def recover_stale_work(*, orphan_age_s: float = 60.0) -> RecoveryReport:
-    """Recover every turn with an expired lease, then answer inbound messages that no turn took."""
-    from .services import process_user_messages
+    """Recover every open turn whose worker is gone, then answer inbound messages that no turn took."""
+    from .services import lease_ttl_s, process_user_messages
 
     report = RecoveryReport()
-    stale = Turn.objects.filter(status__in=OPEN_STATUSES, lease_expires_at__lt=timezone.now()).values_list(
-        "pk", flat=True
-    )
-    for turn_id in list(stale):
+    # A turn younger than one lease cannot have lost it yet.
+    started_before = timezone.now() - timedelta(seconds=lease_ttl_s())
+    candidates = Turn.objects.filter(status__in=OPEN_STATUSES, started_at__lt=started_before)
+    for turn_id in list(candidates.values_list("pk", flat=True)):
         recover_turn(turn_id=turn_id, report=report)
     for user_phone in message_log.users_with_pending_inbound(older_than_s=orphan_age_s):
         if user_phone not in report.users_resumed and process_user_messages(user_phone=user_phone):
             report.users_resumed.append(user_phone)
-    cutoff = timezone.now() - timedelta(seconds=orphan_age_s)
-    for user_phone in (
+    # Replies whose sender died mid-send, or whose retry task was lost.
+    unsent = message_log.release_stale_sending(older_than_s=orphan_age_s) | set(
         Message.objects.filter(
-            direction=Message.Direction.OUTBOUND, status=Message.Status.PENDING, created_at__lte=cutoff
-        )
-        .values_list("user_phone", flat=True)
-        .distinct()
-    ):
+            direction=Message.Direction.OUTBOUND,
+            status=Message.Status.PENDING,
+            updated_at__lte=timezone.now() - timedelta(seconds=orphan_age_s),
+        ).values_list("user_phone", flat=True)
+    )
+    for user_phone in sorted(unsent):
         send_pending_outbound(user_phone=user_phone)
     return report

@@ -28,7 +28,7 @@ from .adapter import (
 )
 from .exceptions import RunTimeout, ThreadNotFound, ThreadsError
 from .fallback import fallback_reply
-from .locks import acquire_user_lease, release_user_lease, renew_user_lease
+from .locks import LeaseKeeper, acquire_user_lease, release_user_lease, renew_user_lease
 from .models import Contact, Message, Turn, engine_for_thread_id
 from .outbound import deliver_reply
 
@@ -40,8 +40,14 @@ TAKEOVER_CONTEXT_LIMIT = 20
 
 
 def lease_ttl_s() -> float:
-    """A turn's lease: its deadline plus the time to send the reply (TURN_LEASE_MARGIN_S)."""
-    return settings.OPENAI_RUN_TIMEOUT_S + settings.TURN_LEASE_MARGIN_S
+    """How long a user's lease lasts without renewal (a live worker renews it every third of that)."""
+    return settings.TURN_LEASE_S
+
+
+def background_lease_ttl_s(turn: Turn) -> float:
+    """A background turn holds the lease with no worker renewing it: until past its deadline check."""
+    deadline = turn.started_at + timedelta(seconds=settings.OPENAI_RUN_TIMEOUT_S)
+    return max(0.0, (deadline - timezone.now()).total_seconds()) + settings.TURN_LEASE_S
 
 
 def uses_background_mode() -> bool:
@@ -62,16 +68,21 @@ def process_user_messages(*, user_phone: str) -> int:
             logger.info("turn for %s already in progress; its holder will take the new messages", user_phone)
             return turns
         handed_off = False
+        keeper = LeaseKeeper(user_phone, token, ttl_s=lease_ttl_s(), interval_s=lease_ttl_s() / 3)
         try:
-            while pending := message_log.pending_inbound(user_phone):
-                turn = run_turn(user_phone=user_phone, messages=pending, lease_token=token)
-                turns += 1
-                if turn is not None and turn.status == Turn.Status.BACKGROUND:
-                    handed_off = True  # the lease now belongs to the background turn
-                    return turns
-                if not renew_user_lease(user_phone, token, ttl_s=lease_ttl_s()):
-                    handed_off = True  # it expired and was taken: the new holder goes on
-                    return turns
+            with keeper:
+                while pending := message_log.pending_inbound(user_phone):
+                    turn = run_turn(user_phone=user_phone, messages=pending, lease_token=token)
+                    turns += 1
+                    if keeper.lost:
+                        handed_off = True  # recovery took the lease: it answers from here on
+                        return turns
+                    if turn is not None and turn.status == Turn.Status.BACKGROUND:
+                        handed_off = True  # the background turn holds the lease until it ends
+                        break
+            if handed_off:
+                renew_user_lease(user_phone, token, ttl_s=background_lease_ttl_s(turn))
+                return turns
         finally:
             if not handed_off:
                 release_user_lease(user_phone, token)
@@ -86,7 +97,6 @@ def run_turn(*, user_phone: str, messages: Sequence[Message], lease_token: str) 
     turn = Turn.objects.create(
         user_phone=user_phone,
         engine=settings.OPENAI_ENGINE if is_openai_enabled() else "fallback",
-        lease_expires_at=timezone.now() + timedelta(seconds=lease_ttl_s()),
         state={"lease_token": lease_token},
     )
     claimed = message_log.claim_for_turn(messages, turn)
@@ -106,14 +116,13 @@ def run_turn(*, user_phone: str, messages: Sequence[Message], lease_token: str) 
     if not is_openai_enabled():
         reply = fallback_reply(texts=texts, reason="media" if has_media and not any(m.body for m in claimed) else None)
         return complete_turn(turn, reply=reply, origin=Message.Origin.FALLBACK)
-    model_texts = [*_takeover_context(turn), *texts]
     if uses_background_mode():
         from .background import start_background_turn
 
-        return start_background_turn(turn, texts=model_texts)
+        return start_background_turn(turn, texts=texts)
     try:
         with tracking_openai_requests(turn):
-            result = converse(turn, user_phone=user_phone, texts=model_texts)
+            result = converse(turn, user_phone=user_phone, texts=[*takeover_context(turn), *texts])
     except Exception as exc:  # anything at all: the user still gets an answer
         return fail_turn(turn, exc, texts=texts)
     return complete_turn(turn, reply=_with_media_note(result.text, has_media), origin=Message.Origin.ASSISTANT)
@@ -138,9 +147,13 @@ def complete_turn(turn: Turn, *, reply: str, origin: str) -> Turn:
 
 def fail_turn(turn: Turn, exc: BaseException, *, texts: Sequence[str] | None = None) -> Turn:
     """Answer with the fallback responder after a failure, recording the error on the turn."""
-    logger.exception("turn %s for %s failed; answering with the fallback responder", turn.pk, turn.user_phone)
     turn.fallback_used = True
     turn.error = f"{type(exc).__name__}: {exc}"[:500]
+    if isinstance(exc, ThreadsError):
+        # Ours already say what failed; the chained SDK error could echo part of the API key.
+        logger.error("turn %s for %s failed (%s); answering with the fallback", turn.pk, turn.user_phone, turn.error)
+    else:
+        logger.error("turn %s for %s failed; answering with the fallback", turn.pk, turn.user_phone, exc_info=exc)
     reply = fallback_reply(texts=list(texts or _turn_texts(turn)), reason=_fallback_reason(exc))
     return complete_turn(turn, reply=reply, origin=Message.Origin.FALLBACK)
 
@@ -149,7 +162,6 @@ def finish_turn(turn: Turn, *, status: str) -> Turn:
     turn.status = status
     turn.finished_at = timezone.now()
     turn.latency_ms = int((turn.finished_at - turn.started_at).total_seconds() * 1000)
-    turn.lease_expires_at = None
     turn.save()
     return turn
 
@@ -223,7 +235,7 @@ def text_for_model(message: Message) -> str:
     return body
 
 
-def _takeover_context(turn: Turn) -> list[str]:
+def takeover_context(turn: Turn) -> list[str]:
     """A note telling the model what the user and staff said while the bot was paused.
 
     Without it, a model resumed after a human takeover would answer as if that exchange had
@@ -254,13 +266,16 @@ def _turn_texts(turn: Turn) -> list[str]:
 
 def _still_ours(turn: Turn) -> bool:
     token = turn.state.get("lease_token", "")
-    return bool(token) and renew_user_lease(turn.user_phone, token, ttl_s=settings.TURN_LEASE_MARGIN_S)
+    return bool(token) and renew_user_lease(turn.user_phone, token, ttl_s=lease_ttl_s())
 
 
 def _schedule_recovery(turn: Turn) -> None:
     from .tasks import enqueue_later, recover_turn_task
 
-    enqueue_later(recover_turn_task, lease_ttl_s() + 1, turn.pk)
+    try:
+        enqueue_later(recover_turn_task, lease_ttl_s() + 1, turn.pk)
+    except Exception:  # the turn goes on; `recover_turns` is the safety net
+        logger.exception("could not schedule the recovery check of turn %s", turn.pk)
 
 
 def _remaining(deadline: float) -> float:

@@ -40,8 +40,12 @@ def check_background_turn_task(turn_id: int, response_id: str) -> bool:
 @task
 def recover_turn_task(turn_id: int) -> dict:
     from .recovery import recover_turn
+    from .services import lease_ttl_s
 
-    return recover_turn(turn_id=turn_id).__dict__
+    report = recover_turn(turn_id=turn_id)
+    if report.turns_alive:  # its worker is still at it: look again once the lease could lapse
+        enqueue_later(recover_turn_task, lease_ttl_s() + 1, turn_id)
+    return report.__dict__
 
 
 def enqueue_later(task_: Task, delay_s: float, *args) -> bool:

@@ -107,3 +107,33 @@ def test_a_message_that_keeps_failing_is_given_up_after_the_last_attempt(twilio)
 
     row.refresh_from_db()
     assert row.status == Message.Status.FAILED and row.send_attempts == MAX_SEND_ATTEMPTS
+
+
+def test_a_message_another_sender_is_sending_is_not_sent_again(outbox):
+    first = Message.objects.create(user_phone=PHONE, direction="out", origin="assistant", body="uno", status="pending")
+    Message.objects.create(user_phone=PHONE, direction="out", origin="assistant", body="dos", status="pending")
+    from threads import message_log
+
+    assert message_log.claim_for_sending(first)  # a turn is sending it right now
+
+    assert send_pending_outbound(user_phone=PHONE) == 0  # a retry task, a staff send or recovery meanwhile
+    assert outbox == []
+
+    message_log.mark_sent(first, sid="SMfirst", status="queued")  # the first sender goes on, in order
+    assert send_pending_outbound(user_phone=PHONE) == 1
+    assert [m.body for m in outbox] == ["dos"]
+
+
+def test_a_message_left_sending_by_a_dead_sender_goes_out_after_the_sweep(outbox, openai_off):
+    from threads import message_log
+    from threads.recovery import recover_stale_work
+
+    row = Message.objects.create(user_phone=PHONE, direction="out", origin="assistant", body="hola", status="pending")
+    message_log.claim_for_sending(row)
+    Message.objects.filter(pk=row.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
+
+    recover_stale_work(orphan_age_s=60)
+
+    assert [m.body for m in outbox] == ["hola"]
+    row.refresh_from_db()
+    assert row.status == "queued"

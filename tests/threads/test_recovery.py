@@ -2,6 +2,7 @@
 
 import itertools
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from threads import message_log
-from threads.locks import acquire_user_lease, is_user_lease_held
+from threads.locks import acquire_user_lease, is_user_lease_held, renew_user_lease
 from threads.models import Contact, Message, Turn
 from threads.recovery import recover_stale_work, recover_turn
 from threads.services import process_user_messages
@@ -30,7 +31,7 @@ def crashed_turn(*texts: str, seconds_ago: int = 5) -> Turn:
     turn = Turn.objects.create(
         user_phone=PHONE,
         engine="responses",
-        lease_expires_at=timezone.now() - timedelta(seconds=seconds_ago),
+        started_at=timezone.now() - timedelta(seconds=60 + seconds_ago),
         state={"lease_token": token},
     )
     message_log.claim_for_turn(messages, turn)
@@ -69,9 +70,11 @@ def test_reply_written_before_the_crash_is_sent_not_regenerated(fake_openai, out
 @pytest.mark.django_db
 def test_live_turns_are_left_alone(fake_openai, outbox):
     turn = crashed_turn("hola")
-    Turn.objects.filter(pk=turn.pk).update(lease_expires_at=timezone.now() + timedelta(seconds=60))
+    renew_user_lease(PHONE, turn.state["lease_token"], ttl_s=60)  # its worker's heartbeat
 
-    assert recover_turn(turn_id=turn.pk).turns_requeued == []
+    report = recover_turn(turn_id=turn.pk)
+
+    assert report.turns_alive == [turn.pk] and report.turns_requeued == []
     assert Turn.objects.get(pk=turn.pk).status == Turn.Status.RUNNING and outbox == []
 
 
@@ -116,3 +119,22 @@ def test_two_workers_never_run_turns_of_one_user_at_the_same_time(fake_openai, o
     assert inbound_rows.count() == 12 and not inbound_rows.filter(turn=None).exists()
     assert len(outbox) == len(turns) and all(t.status == Turn.Status.COMPLETED for t in turns)
     assert Contact.objects.get(pk=PHONE).lock_token == ""
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_turn_keeps_its_lease_alive_and_is_not_taken_over(fake_openai, outbox, settings):
+    settings.TURN_LEASE_S = 0.6  # renewed every 0.2 s
+    settings.OPENAI_RUN_TIMEOUT_S = 10
+    fake_openai.latency_s = 1.5  # the model takes longer than two leases
+    inbound("hola")
+    worker = threading.Thread(target=lambda: (process_user_messages(user_phone=PHONE), connection.close()))
+    worker.start()
+    time.sleep(1.0)
+
+    report = recover_stale_work()  # what a recovery task or cron would do meanwhile
+
+    worker.join(30)
+    assert report.turns_requeued == [] and len(report.turns_alive) == 1
+    assert len(outbox) == 1
+    assert list(Turn.objects.values_list("status", flat=True)) == [Turn.Status.COMPLETED]

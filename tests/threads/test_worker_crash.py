@@ -38,7 +38,7 @@ def wait_for(predicate, timeout: float, what: str) -> None:
 
 
 def test_message_survives_a_worker_killed_mid_turn(settings, fake_openai, worker_env):
-    env = {**worker_env, "OPENAI_RUN_TIMEOUT_S": "3", "TURN_LEASE_MARGIN_S": "1"}
+    env = {**worker_env, "OPENAI_RUN_TIMEOUT_S": "3", "TURN_LEASE_S": "1.5"}
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     fake_openai.latency_s = 2.0
     message_log.record_inbound(user_phone=PHONE, twilio_sid="SM" + "c" * 32, body="hola, me llamo Iker")

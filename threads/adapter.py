@@ -64,17 +64,20 @@ class ThreadsAdapter:
     def supports_background(self) -> bool:
         return self.backend.supports_background
 
-    def create_thread(self, *, seed: Sequence[SeedMessage] = ()) -> str:
-        """Create a thread/conversation holding `seed`, the user's recent transcript (oldest first)."""
-        return self.backend.create_thread(seed=seed)
+    def create_thread(self, *, seed: Sequence[SeedMessage] = (), deadline: float | None = None) -> str:
+        """Create a thread/conversation holding `seed`, the user's recent transcript (oldest first).
+
+        With a `deadline` (a `time.monotonic()` value) it is done by then or raises RunTimeout.
+        """
+        return self.backend.create_thread(seed=seed, deadline=deadline)
 
     def delete_thread(self, thread_id: str) -> None:
         """Delete the remote thread/conversation; one already gone is fine."""
         self.backend.delete_thread(thread_id)
 
-    def add_user_message(self, thread_id: str, text: str) -> None:
+    def add_user_message(self, thread_id: str, text: str, *, deadline: float | None = None) -> None:
         """Queue a user message for the next run (the responses engine buffers it locally: no request)."""
-        self.backend.add_user_message(thread_id, text)
+        self.backend.add_user_message(thread_id, text, deadline=deadline)
 
     def start_run(self, thread_id: str, *, deadline: float | None = None) -> RunHandle:
         """Start the model on the messages added since the last run."""
@@ -84,8 +87,8 @@ class ThreadsAdapter:
         """Drive the run to its answer, executing tool calls; `deadline` is a `time.monotonic()` value."""
         return self.backend.wait_for_run(handle, deadline=deadline)
 
-    def get_last_assistant_message(self, handle: RunHandle) -> str:
-        return self.backend.get_last_assistant_message(handle)
+    def get_last_assistant_message(self, handle: RunHandle, *, deadline: float | None = None) -> str:
+        return self.backend.get_last_assistant_message(handle, deadline=deadline)
 
     def run_turn(self, thread_id: str, texts: Sequence[str], *, timeout_s: float | None = None) -> RunResult:
         """Send `texts` (in order) as one turn and return the model's answer.
@@ -99,10 +102,10 @@ class ThreadsAdapter:
         started = time.monotonic()
         deadline = started + (settings.OPENAI_RUN_TIMEOUT_S if timeout_s is None else timeout_s)
         for text in texts:
-            self.add_user_message(thread_id, text)
+            self.add_user_message(thread_id, text, deadline=deadline)
         handle = self.start_run(thread_id, deadline=deadline)
         handle = self.wait_for_run(handle, deadline=deadline)
-        text = self.get_last_assistant_message(handle)
+        text = self.get_last_assistant_message(handle, deadline=deadline)
         if not text.strip():
             raise RunFailed(f"run {handle.run_id} produced an empty answer")
         logger.info(

@@ -31,6 +31,10 @@ from .services import (
 
 logger = logging.getLogger(__name__)
 
+# An event for a response no turn knows yet is looked at this many times, this far apart (x attempt).
+EVENT_ATTEMPTS = 3
+EVENT_RETRY_S = 2.0
+
 
 def start_background_turn(turn: Turn, *, texts: Sequence[str]) -> Turn:
     """Start the turn as a background response and leave it waiting for the webhook."""
@@ -50,13 +54,21 @@ def start_background_turn(turn: Turn, *, texts: Sequence[str]) -> Turn:
     return turn
 
 
-def handle_response_event(*, event_type: str, response_id: str) -> Turn | None:
-    """Advance the turn waiting on `response_id` after an OpenAI webhook event."""
+def handle_response_event(*, event_type: str, response_id: str, attempt: int = 1) -> Turn | None:
+    """Advance the turn waiting on `response_id` after an OpenAI webhook event.
+
+    The event can overtake the worker that started the response and is still saving its id:
+    an event for a response no turn knows yet is looked at again a little later.
+    """
     turn = Turn.objects.filter(response_id=response_id, status=Turn.Status.BACKGROUND).first()
-    if turn is None:
-        logger.info("no background turn waits for %s (%s): already handled or unknown", response_id, event_type)
-        return None
-    return advance_background_turn(turn_id=turn.pk, response_id=response_id)
+    if turn is not None:
+        return advance_background_turn(turn_id=turn.pk, response_id=response_id)
+    if attempt < EVENT_ATTEMPTS and not Turn.objects.filter(response_id=response_id).exists():
+        from .tasks import enqueue_later, handle_openai_response_task
+
+        enqueue_later(handle_openai_response_task, EVENT_RETRY_S * attempt, event_type, response_id, attempt + 1)
+    logger.info("no background turn waits for %s (%s): already handled or not known yet", response_id, event_type)
+    return None
 
 
 def advance_background_turn(*, turn_id: int, response_id: str, deadline_passed: bool = False) -> Turn | None:

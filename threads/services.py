@@ -174,17 +174,19 @@ def converse(turn: Turn, *, user_phone: str, texts: list[str], adapter: ThreadsA
     """
     adapter = adapter or get_adapter()
     deadline = time.monotonic() + settings.OPENAI_RUN_TIMEOUT_S
-    thread_id = ensure_thread(turn, adapter=adapter)
+    thread_id = ensure_thread(turn, adapter=adapter, deadline=deadline)
     try:
         result = adapter.run_turn(thread_id, texts, timeout_s=_remaining(deadline))
     except ThreadNotFound:
-        thread_id = ensure_thread(turn, adapter=adapter, lost=thread_id)
+        thread_id = ensure_thread(turn, adapter=adapter, lost=thread_id, deadline=deadline)
         result = adapter.run_turn(thread_id, texts, timeout_s=_remaining(deadline))
     record_run(turn, result)
     return result
 
 
-def ensure_thread(turn: Turn, *, adapter: ThreadsAdapter, lost: str | None = None) -> str:
+def ensure_thread(
+    turn: Turn, *, adapter: ThreadsAdapter, lost: str | None = None, deadline: float | None = None
+) -> str:
     """Return the user's thread for this engine, creating (and mapping) a seeded one when needed.
 
     A missing mapping, a mapping made by the other engine, or a thread `lost` remotely all
@@ -198,7 +200,7 @@ def ensure_thread(turn: Turn, *, adapter: ThreadsAdapter, lost: str | None = Non
             SeedMessage(role=role, text=text)
             for role, text in message_log.recent_transcript(turn.user_phone, exclude_turn_id=turn.pk)
         ]
-        thread_id = adapter.create_thread(seed=seed)
+        thread_id = adapter.create_thread(seed=seed, deadline=deadline)
         repository.save_thread_id(turn.user_phone, thread_id)
         logger.info("created %s thread for %s (seeded with %d messages)", adapter.engine, turn.user_phone, len(seed))
     turn.thread_id = thread_id

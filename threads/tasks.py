@@ -24,10 +24,10 @@ def send_pending_messages_task(user_phone: str) -> int:
 
 
 @task
-def handle_openai_response_task(event_type: str, response_id: str) -> bool:
+def handle_openai_response_task(event_type: str, response_id: str, attempt: int = 1) -> bool:
     from .background import handle_response_event
 
-    return handle_response_event(event_type=event_type, response_id=response_id) is not None
+    return handle_response_event(event_type=event_type, response_id=response_id, attempt=attempt) is not None
 
 
 @task

@@ -147,3 +147,19 @@ def test_endless_background_tool_rounds_are_bounded(background, outbox, settings
     turn.refresh_from_db()
     assert turn.status == Turn.Status.FALLBACK and "ToolRounds" in turn.error
     assert len(outbox) == 1
+
+
+def test_an_event_that_overtakes_the_saved_response_id_is_looked_at_again(background, settings):
+    from django.tasks import default_task_backend
+
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    default_task_backend.clear()
+
+    assert handle_response_event(event_type="response.completed", response_id="resp_not_saved_yet") is None
+
+    (retry,) = default_task_backend.results
+    assert retry.task.name == "handle_openai_response_task"
+    assert retry.args == ["response.completed", "resp_not_saved_yet", 2]
+    default_task_backend.clear()
+    assert handle_response_event(event_type="response.completed", response_id="resp_x", attempt=3) is None
+    assert default_task_backend.results == []  # bounded

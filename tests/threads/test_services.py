@@ -297,3 +297,41 @@ def test_the_turn_records_every_request_sent_to_openai(fake_openai, outbox, demo
 
     assert new_user.openai_calls == len(fake_openai.requests) - 1 == 3
     assert returning.openai_calls == 1
+
+
+def test_a_hanging_openai_is_not_retried_past_the_turns_deadline(fake_openai, outbox, settings):
+    say("hola")
+    settings.OPENAI_MAX_RETRIES = 2
+    settings.OPENAI_RUN_TIMEOUT_S = 0.4
+    fake_openai.latency_s = 1.0
+    fake_openai.reset_requests()
+
+    turn = say("¿sigues ahí?")
+
+    # The one request had the whole deadline; the SDK would have tried three times, 0.4 s each.
+    assert turn.status == Turn.Status.FALLBACK and turn.error.startswith("RunTimeout")
+    assert len(fake_openai.calls("/responses", "POST")) == 1
+
+
+def test_a_transient_error_is_retried_within_the_deadline(fake_openai, outbox, settings):
+    say("hola")
+    settings.OPENAI_MAX_RETRIES = 2
+    fake_openai.fail_next("/responses", 429, times=1)
+    fake_openai.reset_requests()
+
+    turn = say("¿sigues ahí?")
+
+    assert turn.status == Turn.Status.COMPLETED and "«¿sigues ahí?»" in outbox[-1].body
+    assert len(fake_openai.calls("/responses", "POST")) == 2 == turn.openai_calls
+
+
+def test_a_404_about_something_else_does_not_replace_the_conversation(fake_openai, outbox):
+    say("Hola, me llamo Ana")
+    conversation = repository.get_thread_id(PHONE)
+    fake_openai.fail_next("/responses", 404, times=1)  # e.g. a proxy without /responses, an unknown model
+
+    turn = say("¿sigues ahí?")
+
+    assert turn.status == Turn.Status.FALLBACK and "exists" in turn.error
+    assert repository.get_thread_id(PHONE) == conversation
+    assert len(fake_openai.calls("/conversations", "POST")) == 1  # no new conversation was made

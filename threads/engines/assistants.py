@@ -47,10 +47,15 @@ class AssistantsEngine(BaseEngine):
         # Requests made by add_user_message, charged to the turn that start_run opens next.
         self._calls_before_run: Counter[str] = Counter()
 
-    def create_thread(self, *, seed: Sequence[SeedMessage] = ()) -> str:
+    def create_thread(self, *, seed: Sequence[SeedMessage] = (), deadline: float | None = None) -> str:
         messages = [{"role": m.role, "content": m.text} for m in seed if m.text.strip()]
-        with _quiet(), translate_errors("threads.create", not_found=EngineError):
-            thread = self.client.beta.threads.create(messages=messages or openai.omit)
+        with _quiet():
+            thread = self.request(
+                "threads.create",
+                lambda c: c.beta.threads.create(messages=messages or openai.omit),
+                deadline=deadline,
+                not_found=EngineError,
+            )
         logger.info("created thread %s seeded with %d messages", thread.id, len(messages))
         return thread.id
 
@@ -59,19 +64,26 @@ class AssistantsEngine(BaseEngine):
             self.client.beta.threads.delete(thread_id)
         logger.info("deleted thread %s", thread_id)
 
-    def add_user_message(self, thread_id: str, text: str) -> None:
+    def add_user_message(self, thread_id: str, text: str, *, deadline: float | None = None) -> None:
         """Add the message to the thread now (the Assistants API has no way to send it with the run)."""
         _check_thread_id(thread_id)
         self._calls_before_run[thread_id] += 1
-        with _quiet(), translate_errors("threads.messages.create"):
-            self.client.beta.threads.messages.create(thread_id, role="user", content=text)
+        with _quiet():
+            self.request(
+                "threads.messages.create",
+                lambda c: c.beta.threads.messages.create(thread_id, role="user", content=text),
+                deadline=deadline,
+            )
 
     def start_run(self, thread_id: str, *, deadline: float | None = None) -> RunHandle:
         _check_thread_id(thread_id)
         calls = self._calls_before_run.pop(thread_id, 0) + 1
-        timeout = remaining_s(deadline, what="starting the run") if deadline is not None else openai.NOT_GIVEN
-        with _quiet(), translate_errors("threads.runs.create"):
-            run = self.client.beta.threads.runs.create(thread_id, assistant_id=self.assistant_id, timeout=timeout)
+        with _quiet():
+            run = self.request(
+                "threads.runs.create",
+                lambda c: c.beta.threads.runs.create(thread_id, assistant_id=self.assistant_id),
+                deadline=deadline,
+            )
         logger.debug("run %s started in %s", run.id, thread_id)
         return RunHandle(thread_id=thread_id, run_id=run.id, status=run.status, openai_calls=calls, raw=run)
 
@@ -87,14 +99,16 @@ class AssistantsEngine(BaseEngine):
             self._cancel(handle)
             raise
 
-    def get_last_assistant_message(self, handle: RunHandle) -> str:
+    def get_last_assistant_message(self, handle: RunHandle, *, deadline: float | None = None) -> str:
         """Fetch the run's newest assistant message (one request)."""
         if handle.text is not None:
             return handle.text
         handle.openai_calls += 1
-        with _quiet(), translate_errors("threads.messages.list"):
-            page = self.client.beta.threads.messages.list(
-                handle.thread_id, order="desc", limit=10, run_id=handle.run_id
+        with _quiet():
+            page = self.request(
+                "threads.messages.list",
+                lambda c: c.beta.threads.messages.list(handle.thread_id, order="desc", limit=10, run_id=handle.run_id),
+                deadline=deadline,
             )
         for message in page.data:
             if message.role == "assistant":
@@ -145,18 +159,24 @@ class AssistantsEngine(BaseEngine):
             outputs.append({"tool_call_id": call.id, "output": outcome.output})
             handle.tool_calls.append({"name": call.function.name[:64], "ok": outcome.ok, "ms": outcome.ms})
         handle.rounds += 1
-        timeout = remaining_s(deadline, what="submitting tool outputs")
         handle.openai_calls += 1
-        with _quiet(), translate_errors("threads.runs.submit_tool_outputs", timeout=RunTimeout):
-            return self.client.beta.threads.runs.submit_tool_outputs(
-                run.id, thread_id=handle.thread_id, tool_outputs=outputs, timeout=timeout
+        with _quiet():
+            return self.request(
+                "threads.runs.submit_tool_outputs",
+                lambda c: c.beta.threads.runs.submit_tool_outputs(
+                    run.id, thread_id=handle.thread_id, tool_outputs=outputs
+                ),
+                deadline=deadline,
             )
 
     def _retrieve(self, handle: RunHandle, deadline: float) -> Run:
-        timeout = remaining_s(deadline, what=f"polling run {handle.run_id}")
         handle.openai_calls += 1
-        with _quiet(), translate_errors("threads.runs.retrieve", timeout=RunTimeout):
-            return self.client.beta.threads.runs.retrieve(handle.run_id, thread_id=handle.thread_id, timeout=timeout)
+        with _quiet():
+            return self.request(
+                "threads.runs.retrieve",
+                lambda c: c.beta.threads.runs.retrieve(handle.run_id, thread_id=handle.thread_id),
+                deadline=deadline,
+            )
 
     def _cancel(self, handle: RunHandle) -> None:
         handle.openai_calls += 1

@@ -75,7 +75,28 @@ class BaseEngine:
         # Injectable so tests of polling loops do not wait for real.
         self.sleep: Callable[[float], None] = sleep or time.sleep
 
-    def create_thread(self, *, seed: Sequence[SeedMessage] = ()) -> str:
+    def request(
+        self,
+        what: str,
+        fn: Callable[[openai.OpenAI], Any],
+        *,
+        deadline: float | None = None,
+        not_found: type[EngineError] = ThreadNotFound,
+    ) -> Any:
+        """Make one OpenAI request through `fn(client)`, its errors translated to ours.
+
+        With a `deadline` (a `time.monotonic()` value) the request and as many retries as the
+        client allows end by then (RunTimeout otherwise); without one, the SDK's own timeout and
+        retries apply.
+        """
+        with translate_errors(what, not_found=not_found, timeout=RunTimeout if deadline is not None else EngineError):
+            if deadline is None:
+                return fn(self.client)
+            return call_within(
+                self.client, fn, deadline=deadline, what=what, max_retries=self.client.max_retries, sleep=self.sleep
+            )
+
+    def create_thread(self, *, seed: Sequence[SeedMessage] = (), deadline: float | None = None) -> str:
         """Create a remote thread/conversation holding `seed` (oldest first) and return its id."""
         raise NotImplementedError
 
@@ -83,7 +104,7 @@ class BaseEngine:
         """Delete a remote thread/conversation; one that no longer exists is not an error."""
         raise NotImplementedError
 
-    def add_user_message(self, thread_id: str, text: str) -> None:
+    def add_user_message(self, thread_id: str, text: str, *, deadline: float | None = None) -> None:
         """Add a user message to the next run of `thread_id`."""
         raise NotImplementedError
 
@@ -95,7 +116,7 @@ class BaseEngine:
         """Drive the run to its final message, executing tool calls; `deadline` is a `time.monotonic()` value."""
         raise NotImplementedError
 
-    def get_last_assistant_message(self, handle: RunHandle) -> str:
+    def get_last_assistant_message(self, handle: RunHandle, *, deadline: float | None = None) -> str:
         """Return the text of the run's final assistant message."""
         raise NotImplementedError
 
@@ -114,6 +135,59 @@ class BaseEngine:
     def cancel_background(self, response_id: str) -> None:
         """Cancel a background response, best effort."""
         raise ThreadsError(f"the {self.name} engine does not support background mode")
+
+
+# Our own retries inside a turn's deadline (the SDK's are turned off there): the SDK gives every
+# attempt the full timeout again and waits out Retry-After up to two minutes, so a turn left to
+# it could outlive its deadline several times over (and its user's lease with it).
+RETRY_BASE_S = 0.5
+RETRY_MAX_S = 8.0
+
+
+def call_within(
+    client: openai.OpenAI,
+    fn: Callable[[openai.OpenAI], Any],
+    *,
+    deadline: float,
+    what: str,
+    max_retries: int,
+    sleep: Callable[[float], None],
+) -> Any:
+    """Make one OpenAI request that ends by `deadline`, retrying transient failures while time is left.
+
+    Each attempt gets the time left as its timeout; a failure that cannot be retried in the
+    time left is raised as the SDK raised it (the caller translates it).
+    """
+    attempt = 0
+    while True:
+        bounded = client.with_options(timeout=remaining_s(deadline, what=what), max_retries=0)
+        try:
+            return fn(bounded)
+        except (openai.APIConnectionError, openai.APIStatusError) as exc:
+            wait = retry_wait(exc, attempt)
+            if wait is None or attempt >= max_retries or time.monotonic() + wait >= deadline:
+                raise
+            logger.info("OpenAI %s failed (%s); retrying in %.1fs", what, type(exc).__name__, wait)
+            sleep(wait)
+            attempt += 1
+
+
+def retry_wait(exc: Exception, attempt: int) -> float | None:
+    """Seconds to wait before retrying `exc`, or None when it is not worth retrying."""
+    if isinstance(exc, openai.APITimeoutError):
+        return None  # it had all the time left
+    if isinstance(exc, openai.APIStatusError):
+        if exc.status_code not in (408, 409, 429) and exc.status_code < 500:
+            return None
+        headers = exc.response.headers
+        try:
+            if "retry-after-ms" in headers:
+                return min(float(headers["retry-after-ms"]) / 1000, RETRY_MAX_S * 4)
+            if "retry-after" in headers:
+                return min(float(headers["retry-after"]), RETRY_MAX_S * 4)
+        except ValueError:
+            pass
+    return min(RETRY_BASE_S * 2**attempt, RETRY_MAX_S)
 
 
 def remaining_s(deadline: float, *, what: str) -> float:

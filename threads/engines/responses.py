@@ -55,16 +55,24 @@ class ResponsesEngine(BaseEngine):
 
     # --- threads ---------------------------------------------------------------------------
 
-    def create_thread(self, *, seed: Sequence[SeedMessage] = ()) -> str:
+    def create_thread(self, *, seed: Sequence[SeedMessage] = (), deadline: float | None = None) -> str:
         """Create a conversation holding `seed`: 20 items in the create call, the rest 20 at a time."""
         items = [_message_item(message.role, message.text) for message in seed if message.text.strip()]
-        with translate_errors("conversations.create", not_found=EngineError):
-            conversation = self.client.conversations.create(items=items[:ITEMS_PER_CALL] or openai.omit)
+        conversation = self.request(
+            "conversations.create",
+            lambda c: c.conversations.create(items=items[:ITEMS_PER_CALL] or openai.omit),
+            deadline=deadline,
+            not_found=EngineError,
+        )
         try:
             for start in range(ITEMS_PER_CALL, len(items), ITEMS_PER_CALL):
-                with translate_errors("conversations.items.create"):
-                    self.client.conversations.items.create(conversation.id, items=items[start : start + ITEMS_PER_CALL])
-        except EngineError:
+                chunk = items[start : start + ITEMS_PER_CALL]
+                self.request(
+                    "conversations.items.create",
+                    lambda c, chunk=chunk: c.conversations.items.create(conversation.id, items=chunk),
+                    deadline=deadline,
+                )
+        except (EngineError, RunTimeout):
             # A half-seeded conversation would silently forget part of the transcript.
             self._delete_quietly(conversation.id)
             raise
@@ -78,7 +86,7 @@ class ResponsesEngine(BaseEngine):
             self.client.conversations.delete(thread_id)
         logger.info("deleted conversation %s", thread_id)
 
-    def add_user_message(self, thread_id: str, text: str) -> None:
+    def add_user_message(self, thread_id: str, text: str, *, deadline: float | None = None) -> None:
         """Buffer the message locally: it travels with the turn's single responses.create."""
         _check_conversation_id(thread_id)
         with self._pending_lock:
@@ -121,7 +129,7 @@ class ResponsesEngine(BaseEngine):
             handle.rounds += 1
             self._send_outputs(handle, step.outputs, deadline=deadline)
 
-    def get_last_assistant_message(self, handle: RunHandle) -> str:
+    def get_last_assistant_message(self, handle: RunHandle, *, deadline: float | None = None) -> str:
         """Return the final text kept on the handle: the response already carried it (no request)."""
         if handle.text is None:
             raise ThreadsError(f"response {handle.run_id} has not finished")
@@ -192,7 +200,7 @@ class ResponsesEngine(BaseEngine):
     def cancel_background(self, response_id: str) -> None:
         try:
             with translate_errors("responses.cancel", not_found=EngineError):
-                self.client.with_options(timeout=CLEANUP_TIMEOUT_S).responses.cancel(response_id)
+                self.client.with_options(timeout=CLEANUP_TIMEOUT_S, max_retries=0).responses.cancel(response_id)
         except EngineError as exc:
             logger.warning("could not cancel response %s: %s", response_id, exc)
         else:
@@ -220,6 +228,9 @@ class ResponsesEngine(BaseEngine):
         """
         try:
             response = self._post_response(handle, items, deadline=deadline, background=background)
+        except ThreadNotFound:
+            self._confirm_conversation_gone(handle, deadline)
+            raise
         except EngineError as exc:
             if not _is_unanswered_call_error(exc.__cause__):
                 raise
@@ -238,20 +249,36 @@ class ResponsesEngine(BaseEngine):
     def _post_response(
         self, handle: RunHandle, items: list[dict[str, Any]], *, deadline: float | None, background: bool
     ) -> Response:
-        timeout = remaining_s(deadline, what="calling the model") if deadline is not None else openai.NOT_GIVEN
         extra: dict[str, Any] = {"background": True} if background else {}
         handle.openai_calls += 1
-        with translate_errors("responses.create", timeout=RunTimeout if deadline is not None else EngineError):
-            return self.client.responses.create(
+        return self.request(
+            "responses.create",
+            lambda c: c.responses.create(
                 model=settings.OPENAI_MODEL,
                 instructions=load_instructions(),
                 conversation=handle.thread_id,
                 input=items,
                 tools=tool_schemas_for_responses(),
                 store=True,
-                timeout=timeout,
                 **extra,
+            ),
+            deadline=deadline,
+        )
+
+    def _confirm_conversation_gone(self, handle: RunHandle, deadline: float | None) -> None:
+        """Check that a 404 from responses.create meant the conversation, not the model or the URL.
+
+        Treating any 404 as a lost conversation would replace the user's real conversation with
+        a new seeded one on every message (a proxy without /responses, an unknown model).
+        """
+        handle.openai_calls += 1
+        try:
+            self.request(
+                "conversations.retrieve", lambda c: c.conversations.retrieve(handle.thread_id), deadline=deadline
             )
+        except ThreadNotFound:
+            return
+        raise EngineError(f"OpenAI responses.create: not found, though conversation {handle.thread_id} exists")
 
     def _answer_dangling_calls(self, handle: RunHandle) -> bool:
         """Give error outputs to the conversation's unanswered function calls; tell whether there were any."""
@@ -292,10 +319,13 @@ class ResponsesEngine(BaseEngine):
                 self.sleep(min(delay, remaining_s(deadline, what="the response finished")))
                 delay = min(delay * 2, POLL_MAX_S)
                 handle.openai_calls += 1
-                with translate_errors("responses.retrieve", not_found=EngineError, timeout=RunTimeout):
-                    response = self.client.responses.retrieve(
-                        response.id, timeout=remaining_s(deadline, what="polling the response")
-                    )
+                response_id = response.id
+                response = self.request(
+                    "responses.retrieve",
+                    lambda c, response_id=response_id: c.responses.retrieve(response_id),
+                    deadline=deadline,
+                    not_found=EngineError,
+                )
                 handle.raw = response
                 handle.status = response.status or ""
         except RunTimeout:

@@ -74,6 +74,20 @@ def _touch_contact(*, user_phone: str, profile_name: str, now) -> None:
     )
 
 
+# Concurrent copies of one webhook arrive within milliseconds; Twilio's own retries come later.
+STRANDED_AFTER_S = 10.0
+
+
+def is_stranded(message: Message) -> bool:
+    """Tell whether an inbound message has waited too long for any turn to take it."""
+    return (
+        message.direction == Message.Direction.INBOUND
+        and message.status == Message.Status.RECEIVED
+        and message.turn_id is None
+        and message.created_at < timezone.now() - timedelta(seconds=STRANDED_AFTER_S)
+    )
+
+
 def _pending_inbound(user_phone: str):
     return Message.objects.filter(
         user_phone=user_phone, direction=Message.Direction.INBOUND, status=Message.Status.RECEIVED, turn__isnull=True

@@ -61,9 +61,10 @@ class TwilioInboundView(View):
             media=data["media"],
             profile_name=data["ProfileName"],
         )
-        if created:
+        if created or message_log.is_stranded(message):
             # After commit (at once, unless a caller wrapped us in a transaction), so a worker
-            # never picks up a task for a message it cannot see yet.
+            # never picks up a task for a message it cannot see yet. A re-delivery of a message
+            # whose task never got queued (the enqueue failed with a 500) queues it now.
             transaction.on_commit(partial(_enqueue_user_messages, user_phone))
         logger.info(
             "inbound %s from %s stored as #%s (%s, %d media)",

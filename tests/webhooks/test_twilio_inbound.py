@@ -269,6 +269,24 @@ def test_duplicate_message_sid_is_stored_and_enqueued_once(
     assert len(dummy_tasks.results) == 1
 
 
+def test_redelivery_of_a_message_whose_task_was_never_queued_queues_it(
+    post_twilio, dummy_tasks, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    with django_capture_on_commit_callbacks(execute=False):  # the enqueue after commit failed
+        post_twilio(URL, inbound_params())
+    Message.objects.update(created_at=timezone.now() - timedelta(seconds=20))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        retried = post_twilio(URL, inbound_params())  # Twilio retries after our 500
+
+    assert retried.status_code == 200 and Message.objects.count() == 1
+    assert [r.args for r in dummy_tasks.results] == [[PHONE]]
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_parallel_duplicates_store_one_message_and_enqueue_one_task(twilio_settings):

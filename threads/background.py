@@ -44,7 +44,7 @@ def start_background_turn(turn: Turn, *, texts: Sequence[str]) -> Turn:
             thread_id = ensure_thread(turn, adapter=adapter)
             response_id = adapter.start_background(thread_id, [*takeover_context(turn), *texts])
     except Exception as exc:
-        return _end(fail_turn(turn, exc))
+        return fail_turn(turn, exc)  # answered at once; the caller still holds and releases the lease
     turn.response_id = response_id
     turn.status = Turn.Status.BACKGROUND
     turn.state = {**turn.state, "rounds": 0}

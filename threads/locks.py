@@ -11,6 +11,7 @@ recovery takes over exactly those.
 
 import logging
 import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -93,16 +94,24 @@ class LeaseKeeper:
         self._thread.join()
 
     def _run(self) -> None:
+        last_renewed = time.monotonic()
         try:
             while not self._stop.wait(self.interval_s):
-                if not renew_user_lease(self.user_phone, self.token, ttl_s=self.ttl_s):
-                    self.lost = True
-                    logger.warning("lease of %s was taken over while working", self.user_phone)
+                try:
+                    renewed = renew_user_lease(self.user_phone, self.token, ttl_s=self.ttl_s)
+                except Exception:  # a dropped connection, a locked SQLite: try again next tick
+                    logger.exception("could not renew the lease of %s", self.user_phone)
+                    renewed = None
+                finally:
+                    connection.close()  # don't hold a pooled connection between ticks
+                if renewed:
+                    last_renewed = time.monotonic()
+                elif renewed is False or time.monotonic() - last_renewed >= self.ttl_s:
+                    self.lost = True  # taken over, or expired while we could not renew
+                    logger.warning("lease of %s was lost while working", self.user_phone)
                     return
-        except Exception:
-            logger.exception("could not renew the lease of %s", self.user_phone)
         finally:
-            connection.close()  # this thread's own connection
+            connection.close()
 
 
 def is_user_lease_held(user_phone: str) -> bool:

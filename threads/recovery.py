@@ -51,12 +51,17 @@ def recover_turn(*, turn_id: int, report: RecoveryReport | None = None) -> Recov
         return report
     # Hold the user's lease while we repair the turn, unless someone else already holds it.
     our_token = take_over_expired_lease(turn.user_phone, token, ttl_s=lease_ttl_s())
+    if our_token is None and is_lease_alive(turn.user_phone, token):
+        report.turns_alive.append(turn.pk)  # its worker renewed just now: it is alive after all
+        return report
     try:
         if not Turn.objects.filter(pk=turn.pk, status=Turn.Status.RUNNING).update(status=Turn.Status.ABANDONED):
             return report  # another recoverer got there first
         logger.warning("turn %s of %s lost its worker; recovering it", turn.pk, turn.user_phone)
         if turn.messages.filter(direction=Message.Direction.OUTBOUND).exists():
-            # The reply was written before the worker died: send what is left, answer nothing twice.
+            # The reply was written before the worker died: send what is left, answer nothing twice
+            # (a part it was sending when it died goes out again: at least once, never lost).
+            Message.objects.filter(turn=turn, status=Message.Status.SENDING).update(status=Message.Status.PENDING)
             send_pending_outbound(user_phone=turn.user_phone)
             Turn.objects.filter(pk=turn.pk).update(
                 status=Turn.Status.COMPLETED,

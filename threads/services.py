@@ -72,11 +72,11 @@ def process_user_messages(*, user_phone: str) -> int:
         try:
             with keeper:
                 while pending := message_log.pending_inbound(user_phone):
-                    turn = run_turn(user_phone=user_phone, messages=pending, lease_token=token)
-                    turns += 1
-                    if keeper.lost:
+                    if keeper.lost or not renew_user_lease(user_phone, token, ttl_s=lease_ttl_s()):
                         handed_off = True  # recovery took the lease: it answers from here on
                         return turns
+                    turn = run_turn(user_phone=user_phone, messages=pending, lease_token=token)
+                    turns += 1
                     if turn is not None and turn.status == Turn.Status.BACKGROUND:
                         handed_off = True  # the background turn holds the lease until it ends
                         break

@@ -138,3 +138,32 @@ def test_a_slow_turn_keeps_its_lease_alive_and_is_not_taken_over(fake_openai, ou
     assert report.turns_requeued == [] and len(report.turns_alive) == 1
     assert len(outbox) == 1
     assert list(Turn.objects.values_list("status", flat=True)) == [Turn.Status.COMPLETED]
+
+
+@pytest.mark.django_db
+def test_a_part_the_dead_worker_was_sending_goes_out_on_recovery(fake_openai, outbox):
+    dead = crashed_turn("hola")
+    part = message_log.record_outbound(user_phone=PHONE, body="Hola, soy Brenda.", origin="assistant", turn=dead)
+    assert message_log.claim_for_sending(part)  # the worker died in the middle of sending it
+
+    report = recover_turn(turn_id=dead.pk)
+
+    assert report.turns_resent == [dead.pk]
+    assert [m.body for m in outbox] == ["Hola, soy Brenda."]
+    part.refresh_from_db()
+    assert part.status == "queued"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_notices_a_lease_taken_over():
+    from threads.locks import LeaseKeeper
+
+    inbound("hola")  # makes the contact
+    token = acquire_user_lease(PHONE, ttl_s=5)
+    with LeaseKeeper(PHONE, token, ttl_s=5, interval_s=0.05) as keeper:
+        time.sleep(0.2)
+        assert not keeper.lost
+        Contact.objects.filter(pk=PHONE).update(lock_token="someone-else")  # recovery took it
+        time.sleep(0.3)
+        assert keeper.lost

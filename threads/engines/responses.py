@@ -235,7 +235,7 @@ class ResponsesEngine(BaseEngine):
             if not _is_unanswered_call_error(exc.__cause__):
                 raise
             logger.warning("conversation %s has unanswered function calls; answering them", handle.thread_id)
-            if not self._answer_dangling_calls(handle):
+            if not self._answer_dangling_calls(handle, deadline):
                 raise
             response = self._post_response(handle, items, deadline=deadline, background=background)
         handle.raw = response
@@ -280,11 +280,14 @@ class ResponsesEngine(BaseEngine):
             return
         raise EngineError(f"OpenAI responses.create: not found, though conversation {handle.thread_id} exists")
 
-    def _answer_dangling_calls(self, handle: RunHandle) -> bool:
+    def _answer_dangling_calls(self, handle: RunHandle, deadline: float | None) -> bool:
         """Give error outputs to the conversation's unanswered function calls; tell whether there were any."""
         handle.openai_calls += 1
-        with translate_errors("conversations.items.list"):
-            page = self.client.conversations.items.list(handle.thread_id, order="desc", limit=100)
+        page = self.request(
+            "conversations.items.list",
+            lambda c: c.conversations.items.list(handle.thread_id, order="desc", limit=100),
+            deadline=deadline,
+        )
         answered = {item.call_id for item in page.data if item.type == "function_call_output"}
         dangling = [item for item in page.data if item.type == "function_call" and item.call_id not in answered]
         if dangling:
@@ -347,8 +350,10 @@ class ResponsesEngine(BaseEngine):
                 return
 
     def _delete_quietly(self, thread_id: str) -> None:
+        """Delete a half-seeded conversation, best effort and briefly (the turn is already failing)."""
         try:
-            self.delete_thread(thread_id)
+            with translate_errors("conversations.delete"):
+                self.client.with_options(timeout=CLEANUP_TIMEOUT_S, max_retries=0).conversations.delete(thread_id)
         except EngineError as exc:
             logger.warning("could not delete half-seeded conversation %s: %s", thread_id, exc)
 

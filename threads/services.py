@@ -159,10 +159,14 @@ def fail_turn(turn: Turn, exc: BaseException, *, texts: Sequence[str] | None = N
 
 
 def finish_turn(turn: Turn, *, status: str) -> Turn:
+    """Close the turn with its record, unless recovery closed it meanwhile (its verdict stands)."""
     turn.status = status
     turn.finished_at = timezone.now()
     turn.latency_ms = int((turn.finished_at - turn.started_at).total_seconds() * 1000)
-    turn.save()
+    fields = [f.attname for f in Turn._meta.concrete_fields if not f.primary_key]
+    still_open = Turn.objects.filter(pk=turn.pk, status__in=(Turn.Status.RUNNING, Turn.Status.BACKGROUND))
+    if not still_open.update(**{name: getattr(turn, name) for name in fields}):
+        logger.warning("turn %s was closed by recovery before it finished", turn.pk)
     return turn
 
 

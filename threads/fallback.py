@@ -40,10 +40,12 @@ _ADVISOR = _vocabulary(
     "comprar"
 )
 _PRICE = _vocabulary(
-    "precio precios costo costos cuesta cuestan cobran vale valen tarifa tarifas inversion pagar pago pagos "
+    "precio precios costo costos cuesta cuestan cobran valen tarifa tarifas inversion pagar pagos "
     "mensualidad mensualidades"
 )
-_PRICE_PHRASES = ("cuanto sale", "cuanto es", "cuanto seria")
+# Whole-word phrases ("en cuanto este listo" is not a price question); "vale" and "pago" are
+# left out: "vale, gracias" and "pago despues" are not either.
+_PRICE_PHRASES = re.compile(r"\bcuanto (?:sale|es|seria|vale)\b")
 _CATALOGUE = _vocabulary("curso cursos catalogo oferta ofrecen tienen opciones programas informacion info")
 _HELP = _vocabulary("ayuda ayudame menu help puedes haces funciona comandos")
 _GREETING = _vocabulary("hola holi buenas buenos buen dia dias tardes noches saludos hey hi hello")
@@ -127,7 +129,8 @@ def detect_intent(texts: Sequence[str]) -> Intent:
 
 
 def _detect_one(text: str) -> Intent:
-    folded = fold(_BRACKETED.sub(" ", text))
+    # "_" is WhatsApp's italics, not part of a word ("_hola_", "___").
+    folded = fold(_BRACKETED.sub(" ", text)).replace("_", " ")
     words = _WORD.findall(folded)
     if not words:
         return Intent(kind="unknown")
@@ -138,7 +141,7 @@ def _detect_one(text: str) -> Intent:
     unmatched = () if best else tuple(topics)
     if vocabulary & _ADVISOR:
         return Intent(kind="advisor", level=level, courses=best)
-    if vocabulary & _PRICE or any(phrase in folded for phrase in _PRICE_PHRASES):
+    if vocabulary & _PRICE or _PRICE_PHRASES.search(folded):
         return Intent(kind="price", level=level, courses=best, related=related)
     if best:
         return Intent(kind="course", level=level, courses=best, related=related)

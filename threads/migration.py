@@ -6,6 +6,7 @@ already point at a conversation are left alone, which makes the migration safe t
 """
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -112,7 +113,8 @@ def migrate_user_thread(*, user_phone: str, adapter: ThreadsAdapter) -> UserMigr
             return UserMigration(user_phone=user_phone, old_thread_id=old_thread_id, status="skipped")
         seed = [SeedMessage(role=role, text=text) for role, text in message_log.recent_transcript(user_phone)]
         try:
-            new_thread_id = adapter.create_thread(seed=seed)
+            # Done well within the lease, so no turn can start on the old thread meanwhile.
+            new_thread_id = adapter.create_thread(seed=seed, deadline=time.monotonic() + MIGRATION_LEASE_S / 2)
             repository.save_thread_id(user_phone, new_thread_id)
         except Exception as exc:  # one user's failure must not stop the others
             logger.exception("could not migrate the thread of %s", user_phone)

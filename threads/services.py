@@ -17,6 +17,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from webhooks.formatting import to_whatsapp
+
 from . import message_log, repository
 from .adapter import (
     RunResult,
@@ -130,7 +132,8 @@ def run_turn(*, user_phone: str, messages: Sequence[Message], lease_token: str) 
 
 def complete_turn(turn: Turn, *, reply: str, origin: str) -> Turn:
     """Deliver `reply` for the turn and close it, unless the turn's lease was lost meanwhile."""
-    if not reply.strip():
+    if not reply.strip() or (origin == Message.Origin.ASSISTANT and not to_whatsapp(reply).strip()):
+        # Nothing to send ("" or a reply that is only Markdown, such as "---"): never silence.
         turn.fallback_used = True
         turn.error = turn.error or "empty reply from the model"
         reply, origin = fallback_reply(texts=_turn_texts(turn), reason="openai_error"), Message.Origin.FALLBACK

@@ -46,7 +46,7 @@ def reset_thread(*, user_phone: str, delete_remote: bool = False) -> ResetResult
     logger.info("staff reset the thread of %s (mapping deleted: %s)", user_phone, deleted)
     if not delete_remote:
         return ResetResult(user_phone=user_phone, thread_id=thread_id, mapping_deleted=deleted)
-    remote_deleted, remote_error = _delete_remote_thread(thread_id)
+    remote_deleted, remote_error = delete_remote_thread(thread_id)
     return ResetResult(
         user_phone=user_phone,
         thread_id=thread_id,
@@ -62,7 +62,8 @@ def _start_history_afresh(user_phone: str) -> None:
     Contact.objects.update_or_create(user_phone=user_phone, defaults={"history_starts_at": now})
 
 
-def _delete_remote_thread(thread_id: str) -> tuple[bool, str]:
+def delete_remote_thread(thread_id: str) -> tuple[bool, str]:
+    """Delete a conversation/thread at OpenAI; return (deleted, why not). One already gone counts."""
     # Imported here: the admin must load (and reset locally) even when OpenAI is not configured.
     from .adapter import get_adapter, is_openai_enabled
 

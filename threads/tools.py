@@ -167,7 +167,8 @@ def execute_tool_call(name: str, arguments: str) -> ToolOutcome:
     with _counts_lock:
         _counts[tool.name if tool else "desconocida"] += 1
     logger.info("tool call %s ok=%s ms=%d", name[:64], ok, ms)
-    return ToolOutcome(output=json.dumps(payload, ensure_ascii=False), ok=ok, ms=ms)
+    # ASCII escapes: a lone surrogate echoed from the model's arguments must not break the request.
+    return ToolOutcome(output=json.dumps(payload), ok=ok, ms=ms)
 
 
 def tool_call_counts() -> dict[str, int]:

@@ -14,12 +14,14 @@ WHATSAPP_LIMIT = 1600
 _TOKEN = "\ue000{}\ue001"
 _TOKEN_RE = re.compile("\ue000(\\d+)\ue001")
 _BOLD = "\ue002"
+_RESERVED_RE = re.compile("[\ue000-\ue002]")  # removed from the input: only ours may appear
 
 _FENCE_RE = re.compile(r"```.*?```", re.DOTALL)
 _INLINE_CODE_RE = re.compile(r"`[^`\n]+`")
 _LINK_RE = re.compile(r"!?\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"\n]*\")?\s*\)")
 _AUTOLINK_RE = re.compile(r"<((?:https?://|mailto:)[^>\s]+)>")
-_URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]]*[^\s<>()\[\].,;:!?\"']")
+# A URL does not end with punctuation, nor with the `*`, `_` or `~` of formatting around it.
+_URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]]*[^\s<>()\[\].,;:!?\"'*_~]")
 _HEADING_RE = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
 _RULE_RE = re.compile(r"^[ \t]*([-*_])(?:[ \t]*\1){2,}[ \t]*$", re.MULTILINE)
 _BULLET_RE = re.compile(r"^([ \t]*)[*+-][ \t]+", re.MULTILINE)
@@ -44,7 +46,7 @@ def to_whatsapp(markdown: str) -> str:
         protected.append(text)
         return _TOKEN.format(len(protected) - 1)
 
-    text = markdown.replace("\r\n", "\n")
+    text = _RESERVED_RE.sub("", markdown.replace("\r\n", "\n"))
     text = _FENCE_RE.sub(lambda m: protect(m.group(0)), text)
     text = _INLINE_CODE_RE.sub(lambda m: protect(m.group(0)), text)
     text = _LINK_RE.sub(lambda m: _render_link(m.group(1), m.group(2), protect), text)
@@ -59,7 +61,8 @@ def to_whatsapp(markdown: str) -> str:
     text = _ITALIC_STAR_RE.sub(r"_\1_", text)
     text = _STRIKE_RE.sub(r"~\1~", text)
     text = text.replace(_BOLD, "*")
-    text = _TOKEN_RE.sub(lambda m: protected[int(m.group(1))], text)
+    while _TOKEN_RE.search(text):  # a protected span can hold another (code inside a link)
+        text = _TOKEN_RE.sub(lambda m: protected[int(m.group(1))], text)
     text = _TRAILING_SPACE_RE.sub("", text)
     return _BLANK_LINES_RE.sub("\n\n", text).strip()
 

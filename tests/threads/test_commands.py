@@ -99,6 +99,16 @@ class TestResetThread:
         assert repository.get_thread_id(PHONE) is None
         assert conversation_id in fake_openai.conversations
 
+        # The error says how to finish the job, and that works once OpenAI answers again.
+        out, _ = run("reset_thread", PHONE, "--delete-remote", "--thread-id", conversation_id)
+
+        assert conversation_id not in fake_openai.conversations
+        assert f"Deleted {conversation_id} at OpenAI (the mapping was already gone)" in out
+
+    def test_thread_id_without_delete_remote_is_refused(self, openai_off):
+        with pytest.raises(CommandError, match="only makes sense with --delete-remote"):
+            run("reset_thread", PHONE, "--thread-id", "conv_x")
+
     def test_unknown_phone_exits_1_without_a_traceback(self, tmp_path):
         base_dir = Path(django_settings.BASE_DIR)
         env = {

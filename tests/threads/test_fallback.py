@@ -375,3 +375,13 @@ def test_a_long_message_costs_a_bounded_number_of_queries(demo, django_assert_ma
         answer = reply(text)
 
     assert answer
+
+
+@pytest.mark.parametrize("text", ["Vale, gracias", "ok, pago después", "en cuanto esté listo te aviso"])
+def test_everyday_spanish_is_not_taken_for_a_price_question(demo, text):
+    assert "cuesta" not in reply(text) and "$" not in reply(text)
+
+
+@pytest.mark.parametrize("text", ["___", "_hola_"])
+def test_whatsapp_italics_and_underscores_do_not_match_the_whole_catalogue(demo, text):
+    assert reply(text).count("•") <= len(MENU_ITEMS) + 1

@@ -335,3 +335,11 @@ def test_a_404_about_something_else_does_not_replace_the_conversation(fake_opena
     assert turn.status == Turn.Status.FALLBACK and "exists" in turn.error
     assert repository.get_thread_id(PHONE) == conversation
     assert len(fake_openai.calls("/conversations", "POST")) == 1  # no new conversation was made
+
+
+def test_a_reply_that_formats_to_nothing_gets_the_fallback(fake_openai, outbox):
+    fake_openai.script([message("---")])
+
+    turn = say("hola")
+
+    assert turn.status == Turn.Status.FALLBACK and len(outbox) == 1 and outbox[0].body.strip()

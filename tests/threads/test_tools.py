@@ -246,3 +246,11 @@ def test_assistants_schemas_nest_the_same_functions():
     assert [n["function"] for n in nested] == [
         {"name": f["name"], "description": f["description"], "parameters": f["parameters"]} for f in flat
     ]
+
+
+def test_a_lone_surrogate_in_the_arguments_gives_ascii_safe_json(db):
+    outcome = execute_tool_call("detalle_curso", '{"id_course": "\\ud800"}')
+
+    assert outcome.ok is False
+    outcome.output.encode("utf-8")  # sendable to OpenAI
+    assert "error" in json.loads(outcome.output)

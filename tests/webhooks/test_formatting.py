@@ -250,3 +250,15 @@ def test_property_words_are_cut_only_when_longer_than_the_limit(seed):
     parts = split_message(text, limit=limit)
 
     assert [word for part in parts for word in part.split()] == words
+
+
+@pytest.mark.parametrize(
+    ("markdown", "expected"),
+    [
+        ("\ue0007\ue001 hola", "7 hola"),  # our placeholder characters in the input are dropped
+        ("[x](`code`)", "x (`code`)"),
+        ("Inscríbete: **https://brenda.mx/python**.", "Inscríbete: *https://brenda.mx/python*."),
+    ],
+)
+def test_hostile_or_odd_markdown_never_leaks_placeholders(markdown, expected):
+    assert to_whatsapp(markdown) == expected

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from threads.adapter import is_openai_enabled
 from threads.phones import normalize_whatsapp_phone
-from threads.staff import reset_thread
+from threads.staff import delete_remote_thread, reset_thread
 
 
 class Command(BaseCommand):
@@ -21,8 +21,12 @@ class Command(BaseCommand):
             action="store_true",
             help="also delete the conversation/thread at OpenAI (needs OPENAI_API_KEY; one already gone is fine)",
         )
+        parser.add_argument(
+            "--thread-id",
+            help="with --delete-remote and no mapping left: the remote id to delete (one an earlier reset could not)",
+        )
 
-    def handle(self, *args, phone: str, delete_remote: bool, **options):
+    def handle(self, *args, phone: str, delete_remote: bool, thread_id: str | None, **options):
         user_phone = normalize_whatsapp_phone(phone)
         if user_phone is None:
             raise CommandError(
@@ -34,7 +38,11 @@ class Command(BaseCommand):
                 "--delete-remote needs OpenAI, but OPENAI_API_KEY is not set. Nothing was changed; run without "
                 "--delete-remote to delete the mapping only."
             )
+        if thread_id and not delete_remote:
+            raise CommandError("--thread-id only makes sense with --delete-remote.")
         result = reset_thread(user_phone=user_phone, delete_remote=delete_remote)
+        if result.thread_id is None and thread_id:
+            return self._delete_remote_only(thread_id)
         if result.thread_id is None:
             raise CommandError(f"No thread mapping for {user_phone}.")
         self.stdout.write(
@@ -44,5 +52,14 @@ class Command(BaseCommand):
         if not delete_remote:
             return
         if not result.remote_deleted:
-            raise CommandError(f"The remote thread {result.thread_id} was not deleted: {result.remote_error}")
+            raise CommandError(
+                f"The remote thread {result.thread_id} was not deleted: {result.remote_error}. Try again later with: "
+                f"manage.py reset_thread {user_phone} --delete-remote --thread-id {result.thread_id}"
+            )
         self.stdout.write(self.style.SUCCESS(f"Deleted {result.thread_id} at OpenAI."))
+
+    def _delete_remote_only(self, thread_id: str) -> None:
+        deleted, why_not = delete_remote_thread(thread_id)
+        if not deleted:
+            raise CommandError(f"The remote thread {thread_id} was not deleted: {why_not}")
+        self.stdout.write(self.style.SUCCESS(f"Deleted {thread_id} at OpenAI (the mapping was already gone)."))

@@ -48,7 +48,10 @@ def start_background_turn(turn: Turn, *, texts: Sequence[str]) -> Turn:
     turn.response_id = response_id
     turn.status = Turn.Status.BACKGROUND
     turn.state = {**turn.state, "rounds": 0}
-    turn.save()
+    waiting = {"response_id": response_id, "status": turn.status, "state": turn.state, "thread_id": turn.thread_id}
+    if not Turn.objects.filter(pk=turn.pk, status=Turn.Status.RUNNING).update(**waiting):
+        logger.warning("turn %s was closed by recovery while its background response started", turn.pk)
+        return turn
     _schedule_check(turn)
     logger.info("turn %s for %s waits for background response %s", turn.pk, turn.user_phone, response_id)
     return turn

@@ -166,7 +166,7 @@ def release_for_retry(message: Message, *, error_code: str) -> None:
     )
 
 
-def release_stale_sending(*, older_than_s: float) -> set[str]:
+def release_stale_sending(*, older_than_s: float, turn: Turn | None = None) -> set[str]:
     """Return messages stuck in "sending" (their sender died mid-send) to pending; give their users.
 
     Delivery is at least once here: the dead sender may have reached Twilio before dying.
@@ -174,6 +174,8 @@ def release_stale_sending(*, older_than_s: float) -> set[str]:
     stale = Message.objects.filter(
         status=Message.Status.SENDING, updated_at__lt=timezone.now() - timedelta(seconds=older_than_s)
     )
+    if turn is not None:
+        stale = stale.filter(turn=turn)
     phones = set(stale.values_list("user_phone", flat=True))
     stale.update(status=Message.Status.PENDING, updated_at=timezone.now())
     return phones

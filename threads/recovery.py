@@ -21,6 +21,8 @@ from .outbound import send_pending_outbound
 logger = logging.getLogger(__name__)
 
 OPEN_STATUSES = (Turn.Status.RUNNING, Turn.Status.BACKGROUND)
+# A part "sending" for longer than this lost its sender (a Twilio call with its retries is shorter).
+STALE_SENDING_S = 60.0
 
 
 @dataclass
@@ -61,7 +63,7 @@ def recover_turn(*, turn_id: int, report: RecoveryReport | None = None) -> Recov
         if turn.messages.filter(direction=Message.Direction.OUTBOUND).exists():
             # The reply was written before the worker died: send what is left, answer nothing twice
             # (a part it was sending when it died goes out again: at least once, never lost).
-            Message.objects.filter(turn=turn, status=Message.Status.SENDING).update(status=Message.Status.PENDING)
+            message_log.release_stale_sending(older_than_s=STALE_SENDING_S, turn=turn)
             send_pending_outbound(user_phone=turn.user_phone)
             Turn.objects.filter(pk=turn.pk).update(
                 status=Turn.Status.COMPLETED,
@@ -95,7 +97,7 @@ def recover_stale_work(*, orphan_age_s: float = 60.0) -> RecoveryReport:
         if user_phone not in report.users_resumed and process_user_messages(user_phone=user_phone):
             report.users_resumed.append(user_phone)
     # Replies whose sender died mid-send, or whose retry task was lost.
-    unsent = message_log.release_stale_sending(older_than_s=orphan_age_s) | set(
+    unsent = message_log.release_stale_sending(older_than_s=max(orphan_age_s, STALE_SENDING_S)) | set(
         Message.objects.filter(
             direction=Message.Direction.OUTBOUND,
             status=Message.Status.PENDING,

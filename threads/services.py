@@ -75,8 +75,9 @@ def process_user_messages(*, user_phone: str) -> int:
             with keeper:
                 while pending := message_log.pending_inbound(user_phone):
                     if keeper.lost or not renew_user_lease(user_phone, token, ttl_s=lease_ttl_s()):
-                        handed_off = True  # recovery took the lease: it answers from here on
-                        return turns
+                        # Lapsed (or taken by recovery): stop here; the release below is a no-op
+                        # if it is no longer ours, and the look below takes up what is left.
+                        break
                     turn = run_turn(user_phone=user_phone, messages=pending, lease_token=token)
                     turns += 1
                     if turn is not None and turn.status == Turn.Status.BACKGROUND:

@@ -103,7 +103,7 @@ class TestResetThread:
         out, _ = run("reset_thread", PHONE, "--delete-remote", "--thread-id", conversation_id)
 
         assert conversation_id not in fake_openai.conversations
-        assert f"Deleted {conversation_id} at OpenAI (the mapping was already gone)" in out
+        assert f"Deleted {conversation_id} at OpenAI (the user's mapping is untouched)" in out
 
     def test_thread_id_without_delete_remote_is_refused(self, openai_off):
         with pytest.raises(CommandError, match="only makes sense with --delete-remote"):
@@ -205,3 +205,24 @@ def test_every_command_has_help(command, capsys):
     help_text = capsys.readouterr().out
     assert "usage:" in help_text
     assert len(help_text) > 300
+
+
+class TestResetThreadRetry:
+    def test_thread_id_deletes_only_that_old_conversation(self, fake_openai):
+        old = fake_openai.client().conversations.create().id
+        new = fake_openai.client().conversations.create().id
+        repository.save_thread_id(PHONE, new)  # the user wrote again after a failed reset
+
+        run("reset_thread", PHONE, "--delete-remote", "--thread-id", old)
+
+        assert old not in fake_openai.conversations and new in fake_openai.conversations
+        assert repository.get_thread_id(PHONE) == new
+
+    def test_thread_id_of_the_current_conversation_is_refused(self, fake_openai):
+        current = fake_openai.client().conversations.create().id
+        repository.save_thread_id(PHONE, current)
+
+        with pytest.raises(CommandError, match="uses now"):
+            run("reset_thread", PHONE, "--delete-remote", "--thread-id", current)
+
+        assert current in fake_openai.conversations

@@ -385,3 +385,12 @@ def test_everyday_spanish_is_not_taken_for_a_price_question(demo, text):
 @pytest.mark.parametrize("text", ["___", "_hola_"])
 def test_whatsapp_italics_and_underscores_do_not_match_the_whole_catalogue(demo, text):
     assert reply(text).count("•") <= len(MENU_ITEMS) + 1
+
+
+@pytest.mark.parametrize(
+    "text", ["¿Cuáles son las formas de pago?", "¿aceptan pago con tarjeta?", "¿En cuánto está el curso?"]
+)
+def test_price_questions_in_other_words_are_recognised(demo, text):
+    from threads.fallback import detect_intent
+
+    assert detect_intent([text]).kind == "price"

@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from threads import repository
 from threads.adapter import is_openai_enabled
 from threads.phones import normalize_whatsapp_phone
 from threads.staff import delete_remote_thread, reset_thread
@@ -40,9 +41,9 @@ class Command(BaseCommand):
             )
         if thread_id and not delete_remote:
             raise CommandError("--thread-id only makes sense with --delete-remote.")
+        if thread_id:
+            return self._delete_remote_only(user_phone, thread_id)
         result = reset_thread(user_phone=user_phone, delete_remote=delete_remote)
-        if result.thread_id is None and thread_id:
-            return self._delete_remote_only(thread_id)
         if result.thread_id is None:
             raise CommandError(f"No thread mapping for {user_phone}.")
         self.stdout.write(
@@ -58,8 +59,13 @@ class Command(BaseCommand):
             )
         self.stdout.write(self.style.SUCCESS(f"Deleted {result.thread_id} at OpenAI."))
 
-    def _delete_remote_only(self, thread_id: str) -> None:
+    def _delete_remote_only(self, user_phone: str, thread_id: str) -> None:
+        """Finish an earlier reset: delete the old remote thread, never the one the user talks in now."""
+        if repository.get_thread_id(user_phone) == thread_id:
+            raise CommandError(
+                f"{thread_id} is the conversation {user_phone} uses now. Run without --thread-id to reset it."
+            )
         deleted, why_not = delete_remote_thread(thread_id)
         if not deleted:
             raise CommandError(f"The remote thread {thread_id} was not deleted: {why_not}")
-        self.stdout.write(self.style.SUCCESS(f"Deleted {thread_id} at OpenAI (the mapping was already gone)."))
+        self.stdout.write(self.style.SUCCESS(f"Deleted {thread_id} at OpenAI (the user's mapping is untouched)."))

@@ -51,6 +51,8 @@ def start_background_turn(turn: Turn, *, texts: Sequence[str]) -> Turn:
     waiting = {"response_id": response_id, "status": turn.status, "state": turn.state, "thread_id": turn.thread_id}
     if not Turn.objects.filter(pk=turn.pk, status=Turn.Status.RUNNING).update(**waiting):
         logger.warning("turn %s was closed by recovery while its background response started", turn.pk)
+        adapter.cancel_background(response_id)  # recovery answers the re-queued messages itself
+        turn.refresh_from_db()
         return turn
     _schedule_check(turn)
     logger.info("turn %s for %s waits for background response %s", turn.pk, turn.user_phone, response_id)

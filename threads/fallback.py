@@ -46,8 +46,8 @@ _PRICE = _vocabulary(
 # Whole-word phrases ("en cuanto este listo" is not a price question); "vale" and "pago" are
 # left out: "vale, gracias" and "pago despues" are not either.
 _PRICE_PHRASES = re.compile(
-    r"\bcuanto (?:(?:me|nos|te) )?(?:sale|es|seria|vale|esta|cobran)\b|\b(?:formas?|metodos?|medios?) de pago\b"
-    r"|\baceptan (?:pago|pagos|tarjeta)"
+    r"(?<!\ben )\bcuanto (?:(?:me|nos|te) )?(?:sale|es|seria|vale|esta|cobran)\b"
+    r"|\b(?:formas?|metodos?|medios?) de pago\b|\baceptan (?:pago|pagos|tarjeta)"
 )
 _CATALOGUE = _vocabulary("curso cursos catalogo oferta ofrecen tienen opciones programas informacion info")
 _HELP = _vocabulary("ayuda ayudame menu help puedes haces funciona comandos")

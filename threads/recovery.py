@@ -63,7 +63,8 @@ def recover_turn(*, turn_id: int, report: RecoveryReport | None = None) -> Recov
         if turn.messages.filter(direction=Message.Direction.OUTBOUND).exists():
             # The reply was written before the worker died: send what is left, answer nothing twice
             # (a part it was sending when it died goes out again: at least once, never lost).
-            message_log.release_stale_sending(older_than_s=STALE_SENDING_S, turn=turn)
+            # Its worker is dead (its lease lapsed), so a part it left "sending" will not finish.
+            message_log.release_stale_sending(older_than_s=0, turn=turn)
             send_pending_outbound(user_phone=turn.user_phone)
             Turn.objects.filter(pk=turn.pk).update(
                 status=Turn.Status.COMPLETED,

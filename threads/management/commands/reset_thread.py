@@ -61,9 +61,10 @@ class Command(BaseCommand):
 
     def _delete_remote_only(self, user_phone: str, thread_id: str) -> None:
         """Finish an earlier reset: delete the old remote thread, never the one the user talks in now."""
-        if repository.get_thread_id(user_phone) == thread_id:
+        if owner := repository.get_user_phone_by_thread_id(thread_id):
             raise CommandError(
-                f"{thread_id} is the conversation {user_phone} uses now. Run without --thread-id to reset it."
+                f"{thread_id} is the conversation {owner} uses now: not deleted. "
+                f"To reset it, run: manage.py reset_thread {owner} --delete-remote"
             )
         deleted, why_not = delete_remote_thread(thread_id)
         if not deleted:

@@ -6,7 +6,7 @@ labels, series names, tooltips) is escaped here, which is why the result can be 
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.utils.html import escape
@@ -29,59 +29,74 @@ def bar_chart(
     *, title: str, labels: Sequence[str], series: Sequence[Series], width: int = 640, height: int = 220, unit: str = ""
 ) -> SafeString:
     """Draw grouped vertical bars, one group per label and one bar per series."""
-    if _is_empty(labels, series):
-        return _empty_chart(title, width, height)
-    top = _nice_max(_values(series))
-    plot = _Plot(width, height, top)
-    parts = [*_frame(title, width, height), *plot.grid()]
-    slot = plot.width / len(labels)
-    bar_width = max(1.0, slot * 0.8 / len(series))
-    for index, label in enumerate(labels):
-        for number, one in enumerate(series):
-            value = _at(one.values, index)
-            if value is None:
-                continue
-            x = plot.left + slot * index + slot * 0.1 + bar_width * number
-            y = plot.y(value)
-            tip = f"{label} · {one.name}: {_number(value)}{unit}"
-            parts.append(
-                f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_width:.1f}" height="{plot.bottom - y:.1f}" '
-                f'fill="{_color(one, number)}"><title>{escape(tip)}</title></rect>'
-            )
-    parts += plot.x_labels(labels)
-    parts += _legend(series, width)
-    return _svg(title, width, height, parts)
+
+    def marks(plot: "_Plot", slot: float) -> list[str]:
+        parts = []
+        bar_width = max(1.0, slot * 0.8 / len(series))
+        for index, label in enumerate(labels):
+            for number, one in enumerate(series):
+                value = _at(one.values, index)
+                if value is None:
+                    continue
+                x = plot.left + slot * index + slot * 0.1 + bar_width * number
+                y = plot.y(value)
+                parts.append(
+                    f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_width:.1f}" height="{plot.bottom - y:.1f}" '
+                    f'fill="{_color(one, number)}"><title>{escape(_tip(label, one, value, unit))}</title></rect>'
+                )
+        return parts
+
+    return _vertical_chart(title, labels, series, width, height, marks)
 
 
 def line_chart(
     *, title: str, labels: Sequence[str], series: Sequence[Series], width: int = 640, height: int = 220, unit: str = ""
 ) -> SafeString:
     """Draw one line per series with a dot per point; a missing value (None) breaks the line."""
+
+    def marks(plot: "_Plot", slot: float) -> list[str]:
+        parts = []
+        for number, one in enumerate(series):
+            color = _color(one, number)
+            segment: list[str] = []
+            for index, label in enumerate(labels):
+                value = _at(one.values, index)
+                if value is None:
+                    parts.append(_polyline(segment, color))
+                    segment = []
+                    continue
+                x, y = plot.left + slot * (index + 0.5), plot.y(value)
+                segment.append(f"{x:.1f},{y:.1f}")
+                parts.append(
+                    f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}">'
+                    f"<title>{escape(_tip(label, one, value, unit))}</title></circle>"
+                )
+            parts.append(_polyline(segment, color))
+        return parts
+
+    return _vertical_chart(title, labels, series, width, height, marks)
+
+
+def _vertical_chart(
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    width: int,
+    height: int,
+    marks: Callable[["_Plot", float], list[str]],
+) -> SafeString:
+    """Frame, grid, x labels and legend around the `marks` a chart draws (one slot per label)."""
     if _is_empty(labels, series):
         return _empty_chart(title, width, height)
-    top = _nice_max(_values(series))
-    plot = _Plot(width, height, top)
-    parts = [*_frame(title, width, height), *plot.grid()]
-    slot = plot.width / len(labels)
-    for number, one in enumerate(series):
-        color = _color(one, number)
-        segment: list[str] = []
-        for index, label in enumerate(labels):
-            value = _at(one.values, index)
-            if value is None:
-                parts.append(_polyline(segment, color))
-                segment = []
-                continue
-            x, y = plot.left + slot * (index + 0.5), plot.y(value)
-            segment.append(f"{x:.1f},{y:.1f}")
-            tip = f"{label} · {one.name}: {_number(value)}{unit}"
-            parts.append(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"><title>{escape(tip)}</title></circle>'
-            )
-        parts.append(_polyline(segment, color))
+    plot = _Plot(width, height, _nice_max(_values(series)))
+    parts = [*_frame(title, width, height), *plot.grid(), *marks(plot, plot.width / len(labels))]
     parts += plot.x_labels(labels)
     parts += _legend(series, width)
     return _svg(title, width, height, parts)
+
+
+def _tip(label: str, one: Series, value: float, unit: str) -> str:
+    return f"{label} · {one.name}: {_number(value)}{unit}"
 
 
 def horizontal_bar_chart(

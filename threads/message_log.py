@@ -88,10 +88,15 @@ def is_stranded(message: Message) -> bool:
     )
 
 
-def _pending_inbound(user_phone: str):
+def _waiting_inbound():
+    """Inbound messages no turn has taken yet (those of a paused user are held, not waiting)."""
     return Message.objects.filter(
-        user_phone=user_phone, direction=Message.Direction.INBOUND, status=Message.Status.RECEIVED, turn__isnull=True
+        direction=Message.Direction.INBOUND, status=Message.Status.RECEIVED, turn__isnull=True
     )
+
+
+def _pending_inbound(user_phone: str):
+    return _waiting_inbound().filter(user_phone=user_phone)
 
 
 def pending_inbound(user_phone: str) -> list[Message]:
@@ -106,16 +111,7 @@ def has_pending_inbound(user_phone: str) -> bool:
 def users_with_pending_inbound(*, older_than_s: float = 0) -> list[str]:
     """Phones that have inbound messages no turn has taken (for recovery after a crash)."""
     cutoff = timezone.now() - timedelta(seconds=older_than_s)
-    return list(
-        Message.objects.filter(
-            direction=Message.Direction.INBOUND,
-            status=Message.Status.RECEIVED,
-            turn__isnull=True,
-            created_at__lte=cutoff,
-        )
-        .values_list("user_phone", flat=True)
-        .distinct()
-    )
+    return list(_waiting_inbound().filter(created_at__lte=cutoff).values_list("user_phone", flat=True).distinct())
 
 
 def claim_for_turn(messages: Sequence[Message], turn: Turn) -> list[Message]:
@@ -144,6 +140,28 @@ def record_outbound(
         thread_id=thread_id,
         turn=turn,
         staff_user_id=staff_user_id,
+    )
+
+
+def pending_outbound(user_phone: str) -> list[Message]:
+    """The user's outbound messages waiting to be sent, oldest first; none while one is being sent.
+
+    Whoever is sending goes on until nothing is pending, so the others leave them to it and
+    the order holds.
+    """
+    outbound = Message.objects.filter(user_phone=user_phone, direction=Message.Direction.OUTBOUND)
+    if outbound.filter(status=Message.Status.SENDING).exists():
+        return []
+    return list(outbound.filter(status=Message.Status.PENDING).order_by("id"))
+
+
+def users_with_pending_outbound(*, older_than_s: float) -> set[str]:
+    """Phones with outbound messages pending for longer than that (a retry task that was lost)."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    return set(
+        Message.objects.filter(
+            direction=Message.Direction.OUTBOUND, status=Message.Status.PENDING, updated_at__lte=cutoff
+        ).values_list("user_phone", flat=True)
     )
 
 

@@ -5,13 +5,12 @@ is visible in the admin and picked up again by the retry task, in order.
 """
 
 import logging
-from collections.abc import Sequence
 
 from django.db import transaction
 
 from webhooks.backends import OutboundMessage, get_messaging_backend
 from webhooks.exceptions import MessagingError
-from webhooks.formatting import split_message, to_whatsapp
+from webhooks.formatting import split_message
 
 from . import message_log
 from .models import Message, Turn
@@ -23,21 +22,15 @@ RETRY_DELAYS_S = (5, 30, 120, 600)
 
 
 def deliver_reply(
-    *,
-    user_phone: str,
-    text: str,
-    origin: str,
-    turn: Turn | None = None,
-    staff_user_id: int | None = None,
-    markdown: bool = False,
+    *, user_phone: str, text: str, origin: str, turn: Turn | None = None, staff_user_id: int | None = None
 ) -> list[Message]:
-    """Store the reply's parts and send them in order; return the stored outbound messages.
+    """Store the reply's parts (split at Twilio's limit) and send them in order; return the stored messages.
 
-    `markdown=True` converts the model's Markdown to WhatsApp formatting first; text written
-    for WhatsApp already (the fallback responder's, staff's) goes out as it is.
+    `text` is WhatsApp-formatted already (`webhooks.formatting.to_whatsapp` turns the model's
+    Markdown into it); staff and the fallback responder write that way themselves.
     """
     thread_id = turn.thread_id if turn else ""
-    parts = split_message(to_whatsapp(text) if markdown else text)
+    parts = split_message(text)
     rows = [
         message_log.record_outbound(
             user_phone=user_phone,
@@ -66,7 +59,7 @@ def send_pending_outbound(*, user_phone: str) -> int:
     """
     backend = get_messaging_backend()
     sent = 0
-    while rows := _pending(user_phone):
+    while rows := message_log.pending_outbound(user_phone):
         for row in rows:
             if not message_log.claim_for_sending(row):
                 return sent  # another sender is at work for this user
@@ -82,13 +75,6 @@ def send_pending_outbound(*, user_phone: str) -> int:
             message_log.mark_sent(row, sid=result.sid, status=result.status)
             sent += 1
     return sent
-
-
-def _pending(user_phone: str) -> Sequence[Message]:
-    outbound = Message.objects.filter(user_phone=user_phone, direction=Message.Direction.OUTBOUND)
-    if outbound.filter(status=Message.Status.SENDING).exists():
-        return []  # someone is sending: they go on until nothing is pending
-    return list(outbound.filter(status=Message.Status.PENDING).order_by("id"))
 
 
 def _schedule_retry(row: Message, exc: MessagingError) -> None:

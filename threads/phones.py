@@ -2,7 +2,9 @@
 
 import re
 
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
+_E164 = r"\+[1-9][0-9]{6,14}"  # ASCII digits only: \d would take other scripts' digits too
+# A sender as Twilio writes it: `whatsapp:+<E.164>` for WhatsApp, bare E.164 for SMS.
+SENDER_PATTERN = rf"^(whatsapp:)?{_E164}$"
 
 
 def normalize_whatsapp_phone(text: str) -> str | None:
@@ -11,4 +13,4 @@ def normalize_whatsapp_phone(text: str) -> str | None:
     if value.lower().startswith("whatsapp:"):
         value = value[len("whatsapp:") :]
     value = re.sub(r"[\s\-().]", "", value)
-    return f"whatsapp:{value}" if _E164.fullmatch(value) else None
+    return f"whatsapp:{value}" if re.fullmatch(_E164, value) else None

@@ -98,13 +98,9 @@ def recover_stale_work(*, orphan_age_s: float = 60.0) -> RecoveryReport:
         if user_phone not in report.users_resumed and process_user_messages(user_phone=user_phone):
             report.users_resumed.append(user_phone)
     # Replies whose sender died mid-send, or whose retry task was lost.
-    unsent = message_log.release_stale_sending(older_than_s=max(orphan_age_s, STALE_SENDING_S)) | set(
-        Message.objects.filter(
-            direction=Message.Direction.OUTBOUND,
-            status=Message.Status.PENDING,
-            updated_at__lte=timezone.now() - timedelta(seconds=orphan_age_s),
-        ).values_list("user_phone", flat=True)
-    )
+    unsent = message_log.release_stale_sending(
+        older_than_s=max(orphan_age_s, STALE_SENDING_S)
+    ) | message_log.users_with_pending_outbound(older_than_s=orphan_age_s)
     for user_phone in sorted(unsent):
         send_pending_outbound(user_phone=user_phone)
     return report

@@ -132,18 +132,22 @@ def run_turn(*, user_phone: str, messages: Sequence[Message], lease_token: str) 
 
 
 def complete_turn(turn: Turn, *, reply: str, origin: str) -> Turn:
-    """Deliver `reply` for the turn and close it, unless the turn's lease was lost meanwhile."""
-    if not reply.strip() or (origin == Message.Origin.ASSISTANT and not to_whatsapp(reply).strip()):
-        # Nothing to send ("" or a reply that is only Markdown, such as "---"): never silence.
+    """Deliver `reply` for the turn and close it, unless the turn's lease was lost meanwhile.
+
+    The model writes Markdown: it becomes WhatsApp formatting here, once, before the check
+    that something is left to send; the fallback responder writes for WhatsApp already.
+    """
+    if origin == Message.Origin.ASSISTANT:
+        reply = to_whatsapp(reply)
+    if not reply.strip():
+        # Nothing to send ("" or a reply that was only Markdown, such as "---"): never silence.
         turn.fallback_used = True
         turn.error = turn.error or "empty reply from the model"
         reply, origin = fallback_reply(texts=_turn_texts(turn), reason="openai_error"), Message.Origin.FALLBACK
     if not _still_ours(turn):
         logger.error("turn %s lost its lease before replying; recovery answers instead", turn.pk)
         return turn
-    deliver_reply(
-        user_phone=turn.user_phone, text=reply, origin=origin, turn=turn, markdown=origin == Message.Origin.ASSISTANT
-    )
+    deliver_reply(user_phone=turn.user_phone, text=reply, origin=origin, turn=turn)
     if origin == Message.Origin.FALLBACK:
         turn.fallback_used = True
     return finish_turn(turn, status=Turn.Status.FALLBACK if turn.fallback_used else Turn.Status.COMPLETED)

@@ -139,6 +139,23 @@ def get_dashboard_stats(*, days: int = 14) -> DashboardStats:
     )
 
 
+def get_recent_activity() -> dict:
+    """The operator's quick numbers: mapping statistics (by engine too) and the last 24 hours' traffic."""
+    since = timezone.now() - timedelta(hours=24)
+    messages = Message.objects.filter(created_at__gte=since).aggregate(
+        messages_in=Count("pk", filter=Q(direction=Message.Direction.INBOUND)),
+        messages_out=Count("pk", filter=Q(direction=Message.Direction.OUTBOUND)),
+    )
+    turns = Turn.objects.filter(started_at__gte=since).aggregate(
+        turns=Count("pk"),
+        fallback_turns=Count("pk", filter=Q(fallback_used=True) | Q(status=Turn.Status.FALLBACK)),
+    )
+    return {
+        "mappings": {**repository.get_mapping_statistics(), "by_engine": repository.count_mappings_by_engine()},
+        "last_24h": {**messages, **turns},
+    }
+
+
 def percentile(values: Sequence[int], pct: float) -> int | None:
     """Return the nearest-rank percentile of `values` (None when empty): always one of the values."""
     if not values:

@@ -14,6 +14,7 @@ from django.http import QueryDict
 from rest_framework import serializers
 
 from threads.message_log import InboundMedia
+from threads.phones import SENDER_PATTERN
 
 MAX_BODY_CHARS = 4096
 MAX_PROFILE_NAME_CHARS = 200
@@ -21,8 +22,6 @@ MAX_MEDIA = 10  # Twilio's own limit per message
 MAX_MEDIA_URL_CHARS = 2048
 MAX_ERROR_CODE_CHARS = 16
 
-# WhatsApp senders come as `whatsapp:+<E.164>`, SMS senders as bare E.164 (7 to 15 digits).
-SENDER_PATTERN = r"^(whatsapp:)?\+[1-9][0-9]{6,14}$"
 # Twilio SIDs are two letters and 32 hex digits (`SM…`, `MM…`). We accept two letters and
 # 8-62 ASCII letters or digits: it fits the column, keeps odd characters out, and survives a
 # future SID format or a test double's shorter ids.

@@ -1,14 +1,10 @@
 """Print the thread mappings and the last 24 hours of traffic, as a table or as JSON."""
 
 import json
-from datetime import timedelta
 
 from django.core.management.base import BaseCommand
-from django.db.models import Count, Q
-from django.utils import timezone
 
-from threads import repository
-from threads.models import Message, Turn
+from threads.stats import get_recent_activity
 
 
 class Command(BaseCommand):
@@ -21,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", dest="as_json", help="print JSON instead of a table")
 
     def handle(self, *args, as_json: bool, **options):
-        stats = collect_stats()
+        stats = get_recent_activity()
         if as_json:
             self.stdout.write(json.dumps(stats, indent=2, sort_keys=True))
             return
@@ -43,20 +39,3 @@ class Command(BaseCommand):
             self.stdout.write(f"{label:<{width}}  {value:>8}")
         if mappings["by_engine"]["assistants"]:
             self.stdout.write(self.style.WARNING("Legacy threads remain: move them with `manage.py migrate_threads`."))
-
-
-def collect_stats() -> dict:
-    """Gather the numbers: the repository's mapping statistics plus 24 hours of messages and turns."""
-    since = timezone.now() - timedelta(hours=24)
-    messages = Message.objects.filter(created_at__gte=since).aggregate(
-        messages_in=Count("pk", filter=Q(direction=Message.Direction.INBOUND)),
-        messages_out=Count("pk", filter=Q(direction=Message.Direction.OUTBOUND)),
-    )
-    turns = Turn.objects.filter(started_at__gte=since).aggregate(
-        turns=Count("pk"),
-        fallback_turns=Count("pk", filter=Q(fallback_used=True) | Q(status=Turn.Status.FALLBACK)),
-    )
-    return {
-        "mappings": {**repository.get_mapping_statistics(), "by_engine": repository.count_mappings_by_engine()},
-        "last_24h": {**messages, **turns},
-    }

@@ -3,6 +3,8 @@
 Every variable read here is listed, with a one-line comment, in `.env.example`.
 """
 
+import json
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import environ
@@ -139,7 +141,13 @@ TASKS = {"default": {"BACKEND": _TASK_BACKENDS[TASKS_BACKEND], "QUEUES": []}}
 # --- OpenAI -----------------------------------------------------------------
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
-OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-5-mini")
+# gpt-6-luna: OpenAI's high-volume tier, not on the deprecations list (gpt-5-mini shuts down 2026-12-11).
+OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-6-luna")
+# Sent as `reasoning.effort` ("" sends nothing: the model's own default, medium). "low" keeps a
+# WhatsApp answer within a few seconds while the model still plans its tool calls.
+OPENAI_REASONING_EFFORT = env.str("OPENAI_REASONING_EFFORT", default="low")
+# Sent as `max_output_tokens` (reasoning included); 0 sends nothing. A reply is at most 1,600 characters.
+OPENAI_MAX_OUTPUT_TOKENS = env.int("OPENAI_MAX_OUTPUT_TOKENS", default=2000)
 OPENAI_ENGINE = env.str("OPENAI_ENGINE", default="responses")
 ASSISTANT_ID = env.str("ASSISTANT_ID", default="")
 OPENAI_WEBHOOK_SECRET = env.str("OPENAI_WEBHOOK_SECRET", default="")
@@ -150,8 +158,51 @@ OPENAI_MAX_RETRIES = env.int("OPENAI_MAX_RETRIES", default=2)
 # A working turn renews its user's lease every third of this; a turn whose worker died is taken
 # over by recovery once its lease has gone this long without renewal.
 TURN_LEASE_S = env.float("TURN_LEASE_S", default=30.0)
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+if OPENAI_REASONING_EFFORT and OPENAI_REASONING_EFFORT not in REASONING_EFFORTS:
+    raise ImproperlyConfigured(
+        f"OPENAI_REASONING_EFFORT must be empty or one of {', '.join(REASONING_EFFORTS)}; "
+        f"got {OPENAI_REASONING_EFFORT!r}."
+    )
+if OPENAI_MAX_OUTPUT_TOKENS and OPENAI_MAX_OUTPUT_TOKENS < 16:  # OpenAI refuses fewer than 16
+    raise ImproperlyConfigured(
+        f"OPENAI_MAX_OUTPUT_TOKENS must be 0 (unset) or at least 16; got {OPENAI_MAX_OUTPUT_TOKENS}."
+    )
 if OPENAI_ENGINE not in ("responses", "assistants"):
     raise ImproperlyConfigured(f"OPENAI_ENGINE must be 'responses' or 'assistants'; got {OPENAI_ENGINE!r}.")
+
+# --- Money: prices and budgets ---------------------------------------------
+# USD per 1M tokens (or per minute) on top of threads.pricing's defaults, e.g.
+# {"gpt-6-luna": {"input": 0.10, "cached_input": 0.01, "output": 0.50}}; checked by threads.E005.
+try:
+    OPENAI_PRICES = json.loads(env.str("OPENAI_PRICES", default="") or "{}")
+except ValueError as exc:
+    raise ImproperlyConfigured(f"OPENAI_PRICES is not valid JSON ({exc.msg} at character {exc.pos}).") from None
+
+
+def _optional_limit(name: str, raw: str, kind: type) -> Decimal | int | None:
+    """Read a limit where empty means no limit; a bad or negative value stops the start."""
+    if not raw.strip():
+        return None
+    try:
+        value = kind(raw.strip())
+    except (ValueError, InvalidOperation):
+        raise ImproperlyConfigured(f"{name} must be a number (or empty for no limit); got {raw!r}.") from None
+    if value < 0 or (isinstance(value, Decimal) and not value.is_finite()):
+        raise ImproperlyConfigured(f"{name} must not be negative; got {raw!r}.")
+    return value
+
+
+# Rolling 24 hours; empty = no limit. Past one, the rule-based responder answers with no model call.
+USER_DAILY_TURN_LIMIT = _optional_limit("USER_DAILY_TURN_LIMIT", env.str("USER_DAILY_TURN_LIMIT", default=""), int)
+USER_DAILY_COST_LIMIT_USD = _optional_limit(
+    "USER_DAILY_COST_LIMIT_USD", env.str("USER_DAILY_COST_LIMIT_USD", default=""), Decimal
+)
+DAILY_COST_LIMIT_USD = _optional_limit("DAILY_COST_LIMIT_USD", env.str("DAILY_COST_LIMIT_USD", default=""), Decimal)
+
+# --- Metrics ----------------------------------------------------------------
+# GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is a 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Twilio / messaging -----------------------------------------------------
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")

@@ -6,7 +6,7 @@ from typing import TypedDict
 
 from django.db.models import Case, Q, QuerySet, Value, When
 
-from .models import Course, Level
+from .models import Course, CourseBonus, Level
 from .text import Fold, fold
 
 SEARCH_LIMIT = 10
@@ -153,6 +153,25 @@ def get_course_detail(id_course: str) -> CourseDetail | None:
             if b.active
         ],
     }
+
+
+def get_course_amounts() -> dict[str, set[tuple[Decimal, str]]]:
+    """Return, by course name, every money amount the catalogue states for it: price and active bonus values.
+
+    These, with their currency, are the only amounts the assistant may quote (two queries).
+    """
+    amounts: dict[str, set[tuple[Decimal, str]]] = {}
+    for name, price, currency in active_courses().values_list("name", "price", "currency"):
+        amounts.setdefault(name, set()).add((price, currency.upper()))
+    bonuses = CourseBonus.objects.filter(course__active=True, active=True, value__isnull=False)
+    for name, value, currency in bonuses.values_list("course__name", "value", "course__currency"):
+        amounts.setdefault(name, set()).add((value, currency.upper()))
+    return amounts
+
+
+def get_catalogue_amounts() -> set[tuple[Decimal, str]]:
+    """Return every money amount of the catalogue, whatever the course."""
+    return set().union(*get_course_amounts().values())
 
 
 def _meaningful_words(text: str) -> list[str]:

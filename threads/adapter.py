@@ -19,9 +19,11 @@ import openai
 from django.conf import settings
 
 from .engines.assistants import AssistantsEngine
-from .engines.base import BackgroundStep, BaseEngine, RunHandle, SeedMessage
+from .engines.base import BackgroundStep, BaseEngine, ModelConfig, RunHandle, SeedMessage, translate_errors
 from .engines.responses import ResponsesEngine
-from .exceptions import OpenAINotConfigured, RunFailed, ThreadsError
+from .exceptions import EngineError, OpenAINotConfigured, RunFailed, ThreadsError
+from .pricing import Usage
+from .prompts import load_instructions
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +32,15 @@ CONNECT_TIMEOUT_S = 5.0
 
 __all__ = [
     "BackgroundStep",
+    "ModelConfig",
     "RunHandle",
     "RunResult",
     "SeedMessage",
     "ThreadsAdapter",
     "count_openai_requests",
+    "default_model_config",
     "get_adapter",
+    "get_model_shutdown_date",
     "get_openai_client",
     "is_openai_enabled",
 ]
@@ -48,8 +53,8 @@ class RunResult:
     text: str  # final assistant text
     response_id: str  # last response id (responses) or run id (assistants)
     tool_calls: list[dict]  # one per executed call: {"name": str, "ok": bool, "ms": int}
-    input_tokens: int | None
-    output_tokens: int | None
+    usage: Usage  # summed over every request of the turn
+    model: str  # as OpenAI reported it (often a dated snapshot)
     openai_calls: int  # requests made to OpenAI during the turn (SDK retries not counted)
 
 
@@ -59,6 +64,11 @@ class ThreadsAdapter:
     def __init__(self, backend: BaseEngine) -> None:
         self.backend = backend
         self.engine: str = backend.name
+
+    @property
+    def model(self) -> str:
+        """The model asked for ("" when a remote assistant chooses it)."""
+        return self.backend.config.model if self.backend.config else ""
 
     @property
     def supports_background(self) -> bool:
@@ -121,8 +131,8 @@ class ThreadsAdapter:
             text=text,
             response_id=handle.run_id,
             tool_calls=handle.tool_calls,
-            input_tokens=handle.input_tokens,
-            output_tokens=handle.output_tokens,
+            usage=handle.usage,
+            model=handle.model or self.model,
             openai_calls=handle.openai_calls,
         )
 
@@ -156,16 +166,28 @@ def is_openai_enabled() -> bool:
     return bool(settings.OPENAI_API_KEY)
 
 
+def default_model_config() -> ModelConfig:
+    """The model configuration of the settings: OPENAI_MODEL, our instructions, effort and output cap."""
+    return ModelConfig(
+        model=settings.OPENAI_MODEL,
+        instructions=load_instructions(),
+        reasoning_effort=settings.OPENAI_REASONING_EFFORT,
+        max_output_tokens=settings.OPENAI_MAX_OUTPUT_TOKENS,
+    )
+
+
 def get_adapter(
     *,
     engine: str | None = None,
     client: openai.OpenAI | None = None,
+    config: ModelConfig | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> ThreadsAdapter:
-    """Return an adapter for `engine` (default OPENAI_ENGINE).
+    """Return an adapter for `engine` (default OPENAI_ENGINE) asking with `config` (default: the settings).
 
     Without an explicit `client` an API key is required. The assistants engine also needs
-    ASSISTANT_ID. `sleep` replaces `time.sleep` in polling loops (tests).
+    ASSISTANT_ID (its model and instructions live on the assistant). `sleep` replaces
+    `time.sleep` in polling loops (tests).
     """
     name = engine or settings.OPENAI_ENGINE
     if name not in ENGINES:
@@ -178,7 +200,19 @@ def get_adapter(
         if not settings.ASSISTANT_ID:
             raise OpenAINotConfigured("the assistants engine needs ASSISTANT_ID")
         return ThreadsAdapter(AssistantsEngine(client, assistant_id=settings.ASSISTANT_ID, sleep=sleep))
-    return ThreadsAdapter(ResponsesEngine(client, sleep=sleep))
+    return ThreadsAdapter(ResponsesEngine(client, config=config or default_model_config(), sleep=sleep))
+
+
+def get_model_shutdown_date(model: str, *, client: openai.OpenAI | None = None) -> str | None:
+    """Return the `shutdown_date` OpenAI announces for `model` (YYYY-MM-DD), or None when none is announced.
+
+    Raises EngineError when the model cannot be retrieved (a 404 means it no longer exists).
+    """
+    client = client or get_openai_client()
+    with translate_errors("models.retrieve", not_found=EngineError):
+        info = client.models.retrieve(model)
+    shutdown = getattr(info, "shutdown_date", None)
+    return str(shutdown) if shutdown else None
 
 
 def get_openai_client() -> openai.OpenAI:

@@ -14,19 +14,26 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from courses.selectors import get_course_amounts
+
 from . import message_log
-from .adapter import get_adapter
-from .exceptions import RunTimeout
+from .adapter import ThreadsAdapter, get_adapter
+from .exceptions import RunTimeout, ThreadsError
 from .locks import release_user_lease, renew_user_lease
-from .models import Message, Turn
+from .models import Turn
+from .pricecheck import PriceCheck, check_catalogue_prices
 from .services import (
     background_lease_ttl_s,
     complete_turn,
     ensure_thread,
     fail_turn,
+    price_correction_note,
+    record_price_check,
     record_run,
+    reply_origin,
     takeover_context,
     tracking_openai_requests,
+    vet_prices,
 )
 
 logger = logging.getLogger(__name__)
@@ -93,7 +100,14 @@ def advance_background_turn(*, turn_id: int, response_id: str, deadline_passed: 
     record_run(turn, step)
     turn.state = {**step.state, "lease_token": turn.state.get("lease_token", "")}
     if step.done:
-        return _end(complete_turn(turn, reply=step.text, origin=Message.Origin.ASSISTANT))
+        second_try = bool(turn.state.get("price_retry"))
+        catalogue = get_course_amounts()
+        if not second_try and not deadline_passed:
+            check = check_catalogue_prices(step.text, catalogue)
+            if not check.ok and _ask_again_in_background(turn, adapter, check):
+                return turn
+        text = vet_prices(turn, step.text, second_try=second_try, catalogue=catalogue)
+        return _end(complete_turn(turn, reply=text, origin=reply_origin(turn)))
     if deadline_passed:
         with tracking_openai_requests(turn):
             adapter.cancel_background(step.response_id)
@@ -104,6 +118,28 @@ def advance_background_turn(*, turn_id: int, response_id: str, deadline_passed: 
     if step.response_id != response_id:
         _schedule_check(turn)
     return turn
+
+
+def _ask_again_in_background(turn: Turn, adapter: ThreadsAdapter, check: PriceCheck) -> bool:
+    """Start the model's one chance to correct a wrong price as the turn's next background response.
+
+    Return False (the caller cuts the wrong amounts instead) when it cannot be started.
+    """
+    record_price_check(turn, check, action="asked_again")
+    try:
+        with tracking_openai_requests(turn):
+            response_id = adapter.start_background(turn.thread_id, [price_correction_note(check)])
+    except ThreadsError as exc:
+        logger.warning("turn %s: could not ask for a price correction (%s)", turn.pk, exc)
+        return False
+    turn.response_id = response_id
+    turn.state = {**turn.state, "price_retry": True, "rounds": 0}
+    turn.status = Turn.Status.BACKGROUND
+    turn.save()
+    renew_user_lease(turn.user_phone, turn.state.get("lease_token", ""), ttl_s=background_lease_ttl_s(turn))
+    _schedule_check(turn)
+    logger.info("turn %s asked the model to correct a price (response %s)", turn.pk, response_id)
+    return True
 
 
 def check_background_turn(*, turn_id: int, response_id: str) -> Turn | None:

@@ -5,10 +5,29 @@ never be recovered: an engine that cannot start, limits that end every turn at o
 API that no longer exists at OpenAI.
 """
 
+from datetime import date
+
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
+from django.utils import timezone
+
+from .pricing import get_model_price, validate_prices
 
 IMMEDIATE_TASKS_BACKEND = "django.tasks.backends.immediate.ImmediateBackend"
+# Shutdown dates announced on OpenAI's deprecations page (checked December 2026), so `manage.py
+# check` can warn without calling the network; `threads_doctor` asks OpenAI for the live date.
+KNOWN_SHUTDOWNS = {
+    **dict.fromkeys(
+        ["gpt-5", "gpt-5-2025-08-07", "gpt-5-mini", "gpt-5-mini-2025-08-07", "gpt-5-nano", "gpt-5-nano-2025-08-07"],
+        date(2026, 12, 11),
+    ),
+    **dict.fromkeys(["o3", "o3-2025-04-16", "o3-pro", "gpt-5-pro"], date(2026, 12, 11)),
+    **dict.fromkeys(
+        ["gpt-4o", "gpt-4o-2024-08-06", "gpt-4o-2024-11-20", "gpt-4o-mini", "gpt-4o-mini-2024-07-18"],
+        date(2027, 1, 14),
+    ),
+    **dict.fromkeys(["gpt-4.1", "gpt-4.1-2025-04-14", "gpt-4.1-mini", "gpt-4.1-mini-2025-04-14"], date(2027, 1, 14)),
+}
 
 
 def check_assistant_id(app_configs=None, **kwargs) -> list[CheckMessage]:
@@ -74,6 +93,51 @@ def check_turn_limits(app_configs=None, **kwargs) -> list[CheckMessage]:
             )
         )
     return errors
+
+
+def check_prices_setting(app_configs=None, **kwargs) -> list[CheckMessage]:
+    problems = validate_prices(settings.OPENAI_PRICES)
+    if not problems:
+        return []
+    return [
+        Error(
+            f"OPENAI_PRICES is not usable: {'; '.join(problems[:5])}.",
+            hint='Use USD per 1M tokens, e.g. {"gpt-6-luna": {"input": 0.10, "cached_input": 0.01, "output": 0.50}}, '
+            'or {"gpt-transcribe": {"per_minute": 0.0045}} for a transcription model.',
+            id="threads.E005",
+        )
+    ]
+
+
+def check_model_shutdown(app_configs=None, **kwargs) -> list[CheckMessage]:
+    shutdown = KNOWN_SHUTDOWNS.get(settings.OPENAI_MODEL)
+    if shutdown is None or settings.OPENAI_ENGINE != "responses":
+        return []
+    passed = shutdown <= timezone.localdate()
+    return [
+        (Error if passed else Warning)(
+            f"OPENAI_MODEL={settings.OPENAI_MODEL} {'was' if passed else 'is'} shut down by OpenAI on "
+            f"{shutdown:%Y-%m-%d}: {'every turn fails' if passed else 'from then on every turn fails'} and the "
+            "fallback responder answers.",
+            hint="Set OPENAI_MODEL to a current model (the default is gpt-6-luna); compare first with "
+            "`manage.py replay --compare MODEL`.",
+            id="threads.E006" if passed else "threads.W006",
+        )
+    ]
+
+
+def check_cost_limits_priced(app_configs=None, **kwargs) -> list[CheckMessage]:
+    limits = settings.USER_DAILY_COST_LIMIT_USD is not None or settings.DAILY_COST_LIMIT_USD is not None
+    if not limits or settings.OPENAI_ENGINE != "responses" or get_model_price(settings.OPENAI_MODEL):
+        return []
+    return [
+        Warning(
+            f"A dollar limit is set but {settings.OPENAI_MODEL} has no price: its turns cost nothing as far as "
+            "the limits know, so USER_DAILY_COST_LIMIT_USD and DAILY_COST_LIMIT_USD never stop it.",
+            hint=f'Add it to OPENAI_PRICES, e.g. {{"{settings.OPENAI_MODEL}": {{"input": …, "output": …}}}}.',
+            id="threads.W007",
+        )
+    ]
 
 
 def _default_tasks_backend() -> str:

@@ -8,12 +8,14 @@ hold one are only reported as set or not.
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Literal
 
 import requests
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
 from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -22,9 +24,10 @@ from courses.selectors import active_courses
 from webhooks.backends import STATUS_CALLBACK_PATH
 from webhooks.checks import is_valid_public_base_url
 
-from .adapter import ENGINES, get_adapter, get_openai_client, is_openai_enabled
+from .adapter import ENGINES, get_adapter, get_model_shutdown_date, get_openai_client, is_openai_enabled
 from .exceptions import ThreadsError
 from .fallback import fallback_reply
+from .pricing import get_model_price
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,8 @@ REQUEST_TIMEOUT_S = 10.0
 DATABASE_TASKS_BACKEND = "django_tasks_db.DatabaseBackend"
 DEVELOPMENT_KEY_PREFIX = "django-insecure"
 SAMPLE_MESSAGE = "hola"
+# A model whose shutdown is this close gets a warning: time to try its replacement with `manage.py replay`.
+SHUTDOWN_WARNING = timedelta(days=60)
 # DESIGN.md's tables: the thread mapping, the catalogue and the message log.
 BRENDA_TABLES = ("oa_threads_map", "ai_courses", "brenda_messages")
 
@@ -120,6 +125,55 @@ def check_openai() -> CheckResult:
     return CheckResult(OK, title, described)
 
 
+def check_model_lifecycle() -> CheckResult:
+    """Ask OpenAI whether OPENAI_MODEL has an announced shutdown date: ❌ once passed, ⚠️ within 60 days."""
+    title = "Model lifecycle"
+    model = settings.OPENAI_MODEL
+    if not is_openai_enabled():
+        return CheckResult(OK, title, f"{model}: not used (OPENAI_API_KEY is not set)")
+    if settings.OPENAI_ENGINE == "assistants":
+        return CheckResult(OK, title, "the assistants engine uses the model configured on the assistant")
+    try:
+        client = get_openai_client().with_options(timeout=REQUEST_TIMEOUT_S, max_retries=0)
+        shutdown = get_model_shutdown_date(model, client=client)
+    except ThreadsError as exc:
+        return CheckResult(FAIL, title, f"cannot retrieve {model}: {exc}; set OPENAI_MODEL to a current model")
+    if shutdown is None:
+        return CheckResult(OK, title, f"{model}: no shutdown date announced")
+    try:
+        day = date.fromisoformat(shutdown)
+    except ValueError:
+        return CheckResult(WARN, title, f"{model}: OpenAI gives an unreadable shutdown date {shutdown!r}")
+    today = timezone.localdate()
+    if day <= today:
+        return CheckResult(FAIL, title, f"{model} was shut down on {day:%Y-%m-%d}: set OPENAI_MODEL to a current model")
+    if day - today <= SHUTDOWN_WARNING:
+        return CheckResult(
+            WARN,
+            title,
+            f"{model} shuts down on {day:%Y-%m-%d} ({(day - today).days} days): try a replacement with "
+            "`manage.py replay --compare MODEL`, then set OPENAI_MODEL",
+        )
+    return CheckResult(OK, title, f"{model}: shuts down on {day:%Y-%m-%d}")
+
+
+def check_prices() -> CheckResult:
+    """Tell whether turns of OPENAI_MODEL can be priced (costs and the dollar budgets depend on it)."""
+    title = "Prices"
+    model = settings.OPENAI_MODEL
+    price = get_model_price(model)
+    if price is None or price.input is None:
+        budgets = " (USER_DAILY_COST_LIMIT_USD / DAILY_COST_LIMIT_USD cannot hold)" if _cost_limits_set() else ""
+        return CheckResult(
+            WARN, title, f"no price for {model}: turn costs are unknown{budgets}; add it to OPENAI_PRICES"
+        )
+    return CheckResult(
+        OK,
+        title,
+        f"{model}: ${price.input} input, ${price.cached_input} cached input, ${price.output} output per 1M tokens",
+    )
+
+
 def check_twilio() -> CheckResult:
     """Fetch the Twilio account with the configured credentials (an authenticated GET, nothing sent)."""
     title = "Twilio"
@@ -183,6 +237,8 @@ DOCTOR_CHECKS: tuple[Callable[[], CheckResult], ...] = (
     check_database,
     check_catalogue,
     check_openai,
+    check_model_lifecycle,
+    check_prices,
     check_twilio,
     check_webhook_urls,
     check_fallback_responder,
@@ -200,6 +256,10 @@ def run_doctor(checks: Sequence[Callable[[], CheckResult]] = DOCTOR_CHECKS) -> l
             title = check.__name__.removeprefix("check_").replace("_", " ").capitalize()
             results.append(CheckResult(FAIL, title, f"the check crashed ({type(exc).__name__})"))
     return results
+
+
+def _cost_limits_set() -> bool:
+    return settings.USER_DAILY_COST_LIMIT_USD is not None or settings.DAILY_COST_LIMIT_USD is not None
 
 
 def _required_tables() -> list[str]:

@@ -78,6 +78,11 @@ _MENU = (
     '• *Asesor*: escribe "asesor" para hablar con una persona.'
 )
 _AI_FAILED = "Ahora mismo tengo problemas para consultar a mi asistente, pero te ayudo con el catálogo:"
+# A budget limit was reached: polite, no blame, and the catalogue still answers.
+_LIMITED = (
+    "Por hoy ya no puedo darte respuestas detalladas con mi asistente, pero con gusto te ayudo con el "
+    'catálogo (o escribe "asesor" para hablar con una persona):'
+)
 _MEDIA = "Por ahora solo puedo leer mensajes de texto: todavía no puedo ver imágenes, audios ni archivos."
 _ADVISOR_CTA = 'Si quieres inscribirte o tienes dudas, escribe "asesor" y una persona del equipo te atiende.'
 
@@ -221,6 +226,8 @@ def _search_word(word: str, level: str | None) -> list[CourseSummary]:
 def _opening(reason: str | None) -> str:
     if reason == "media":
         return _MEDIA
+    if reason == "limited":
+        return _LIMITED
     if reason and reason not in _NOT_FAILURES:
         return _AI_FAILED
     return ""

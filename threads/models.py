@@ -68,6 +68,9 @@ class Contact(models.Model):
     history_starts_at = models.DateTimeField(
         null=True, blank=True, help_text="Set by a thread reset: older messages no longer seed new conversations."
     )
+    limits_reset_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when staff lift the daily limits: earlier turns no longer count."
+    )
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
 
@@ -76,6 +79,10 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return self.profile_name or self.user_phone
+
+
+# Fallback reasons of turns a budget kept from the model: "limit_user_turns", "limit_user_cost", "limit_daily_cost".
+LIMIT_REASON_PREFIX = "limit_"
 
 
 class Turn(models.Model):
@@ -98,10 +105,20 @@ class Turn(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     tool_calls = models.JSONField(default=list, blank=True)
+    model = models.CharField(max_length=100, blank=True, default="", help_text="Set when the model was asked.")
     input_tokens = models.PositiveIntegerField(null=True, blank=True)
-    output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    cached_input_tokens = models.PositiveIntegerField(null=True, blank=True)
+    output_tokens = models.PositiveIntegerField(null=True, blank=True, help_text="Reasoning tokens included.")
+    reasoning_tokens = models.PositiveIntegerField(null=True, blank=True)
+    cost_usd = models.DecimalField(
+        max_digits=14, decimal_places=8, null=True, blank=True, help_text="Empty when the model has no price."
+    )
     openai_calls = models.PositiveIntegerField(default=0)
     fallback_used = models.BooleanField(default=False)
+    fallback_reason = models.CharField(max_length=32, blank=True, default="")
+    price_checks = models.JSONField(
+        default=list, blank=True, help_text="Money amounts found in the model's replies and what was done."
+    )
     error = models.TextField(blank=True, default="")
     state = models.JSONField(default=dict, blank=True, help_text="Engine state kept between webhook steps.")
 
@@ -120,6 +137,11 @@ class Turn(models.Model):
 
     def __str__(self) -> str:
         return f"turn {self.pk} ({self.user_phone}, {self.status})"
+
+    @property
+    def limited(self) -> bool:
+        """Whether a budget limit kept this turn from the model."""
+        return self.fallback_reason.startswith(LIMIT_REASON_PREFIX)
 
     @property
     def tool_names(self) -> list[str]:

@@ -9,18 +9,22 @@ reply: the user never meets silence.
 """
 
 import contextlib
+import dataclasses
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.utils import timezone
 
+from courses.selectors import get_course_amounts
 from webhooks.formatting import to_whatsapp
 
 from . import message_log, repository
 from .adapter import (
+    BackgroundStep,
     RunResult,
     SeedMessage,
     ThreadsAdapter,
@@ -28,17 +32,24 @@ from .adapter import (
     get_adapter,
     is_openai_enabled,
 )
+from .budgets import check_budget
 from .exceptions import RunTimeout, ThreadNotFound, ThreadsError
 from .fallback import fallback_reply
 from .locks import LeaseKeeper, acquire_user_lease, release_user_lease, renew_user_lease
 from .models import Contact, Message, Turn, engine_for_thread_id
 from .outbound import deliver_reply
+from .pricecheck import PriceCheck, check_catalogue_prices, remove_wrong_amounts
+from .pricing import Usage, cost_usd
 
 logger = logging.getLogger(__name__)
 
 
 # How many messages of a human takeover the model is told about when the bot resumes.
 TAKEOVER_CONTEXT_LIMIT = 20
+# Added (in the model's Markdown) where wrong amounts were cut from a reply: the exact prices are one word away.
+PRICE_REFERRAL = "Para darte el precio exacto, escribe **precios** o el nombre del curso que te interesa."
+# A turn's model until the run reports it: a legacy assistant picks its own.
+REMOTE_ASSISTANT_MODEL = "(assistant)"
 
 
 def lease_ttl_s() -> float:
@@ -117,8 +128,15 @@ def run_turn(*, user_phone: str, messages: Sequence[Message], lease_token: str) 
 
     has_media = any(m.media for m in claimed)
     if not is_openai_enabled():
-        reply = fallback_reply(texts=texts, reason="media" if has_media and not any(m.body for m in claimed) else None)
+        only_media = has_media and not any(m.body for m in claimed)
+        turn.fallback_reason = "media" if only_media else "not_configured"
+        reply = fallback_reply(texts=texts, reason="media" if only_media else None)
         return complete_turn(turn, reply=reply, origin=Message.Origin.FALLBACK)
+    if exceeded := check_budget(user_phone=user_phone):
+        turn.fallback_reason = exceeded.reason
+        turn.error = f"budget: {exceeded.detail}"
+        logger.warning("turn %s for %s kept from the model: %s", turn.pk, user_phone, exceeded.reason)
+        return complete_turn(turn, reply=fallback_reply(texts=texts, reason="limited"), origin=Message.Origin.FALLBACK)
     if uses_background_mode():
         from .background import start_background_turn
 
@@ -128,7 +146,7 @@ def run_turn(*, user_phone: str, messages: Sequence[Message], lease_token: str) 
             result = converse(turn, user_phone=user_phone, texts=[*takeover_context(turn), *texts])
     except Exception as exc:  # anything at all: the user still gets an answer
         return fail_turn(turn, exc, texts=texts)
-    return complete_turn(turn, reply=_with_media_note(result.text, has_media), origin=Message.Origin.ASSISTANT)
+    return complete_turn(turn, reply=_with_media_note(result.text, has_media), origin=reply_origin(turn))
 
 
 def complete_turn(turn: Turn, *, reply: str, origin: str) -> Turn:
@@ -142,6 +160,7 @@ def complete_turn(turn: Turn, *, reply: str, origin: str) -> Turn:
     if not reply.strip():
         # Nothing to send ("" or a reply that was only Markdown, such as "---"): never silence.
         turn.fallback_used = True
+        turn.fallback_reason = turn.fallback_reason or "empty_reply"
         turn.error = turn.error or "empty reply from the model"
         reply, origin = fallback_reply(texts=_turn_texts(turn), reason="openai_error"), Message.Origin.FALLBACK
     if not _still_ours(turn):
@@ -156,13 +175,14 @@ def complete_turn(turn: Turn, *, reply: str, origin: str) -> Turn:
 def fail_turn(turn: Turn, exc: BaseException, *, texts: Sequence[str] | None = None) -> Turn:
     """Answer with the fallback responder after a failure, recording the error on the turn."""
     turn.fallback_used = True
+    turn.fallback_reason = _fallback_reason(exc)
     turn.error = f"{type(exc).__name__}: {exc}"[:500]
     if isinstance(exc, ThreadsError):
         # Ours already say what failed; the chained SDK error could echo part of the API key.
         logger.error("turn %s for %s failed (%s); answering with the fallback", turn.pk, turn.user_phone, turn.error)
     else:
         logger.error("turn %s for %s failed; answering with the fallback", turn.pk, turn.user_phone, exc_info=exc)
-    reply = fallback_reply(texts=list(texts or _turn_texts(turn)), reason=_fallback_reason(exc))
+    reply = fallback_reply(texts=list(texts or _turn_texts(turn)), reason=turn.fallback_reason)
     return complete_turn(turn, reply=reply, origin=Message.Origin.FALLBACK)
 
 
@@ -193,7 +213,79 @@ def converse(turn: Turn, *, user_phone: str, texts: list[str], adapter: ThreadsA
         thread_id = ensure_thread(turn, adapter=adapter, lost=thread_id, deadline=deadline)
         result = adapter.run_turn(thread_id, texts, timeout_s=_remaining(deadline))
     record_run(turn, result)
-    return result
+
+    def ask_again(note: str) -> str:
+        again = adapter.run_turn(thread_id, [note], timeout_s=_remaining(deadline))
+        record_run(turn, again)
+        return again.text
+
+    return dataclasses.replace(result, text=vet_prices(turn, result.text, ask_again=ask_again))
+
+
+def vet_prices(
+    turn: Turn,
+    text: str,
+    *,
+    ask_again: Callable[[str], str] | None = None,
+    second_try: bool = False,
+    catalogue: dict[str, set[tuple[Decimal, str]]] | None = None,
+) -> str:
+    """Return `text` with no money amount that is not in the catalogue, recording the check on the turn.
+
+    A wrong amount (or the right number in the wrong currency) gets the model one chance to
+    correct itself (`ask_again`, within the turn's deadline). If the reply is still wrong, or
+    there is no chance left, the sentences that carry wrong amounts are cut and a line sends
+    the user to the catalogue's prices instead; a reply with nothing else in it is replaced by
+    the rule-based answer. A wrong price is never sent: a missing sentence costs less than a
+    promise the business cannot keep. `second_try` marks the model's corrected reply;
+    `catalogue` (course name → its amounts) saves reading it again.
+    """
+    catalogue = get_course_amounts() if catalogue is None else catalogue
+    check = check_catalogue_prices(text, catalogue)
+    if check.ok:
+        if check.found:
+            record_price_check(turn, check, action="corrected" if second_try else "passed")
+        return text
+    if ask_again is not None:
+        record_price_check(turn, check, action="asked_again")
+        try:
+            corrected = ask_again(price_correction_note(check))
+        except ThreadsError as exc:
+            logger.warning("turn %s: the price correction failed (%s); cutting the wrong amounts", turn.pk, exc)
+        else:
+            return vet_prices(turn, corrected, second_try=True, catalogue=catalogue)
+    return cut_wrong_prices(turn, text, check)
+
+
+def cut_wrong_prices(turn: Turn, text: str, check: PriceCheck) -> str:
+    """Remove what the model got wrong about money; the rule-based answer when nothing else is left."""
+    kept = remove_wrong_amounts(text, check.wrong).strip()
+    if kept:
+        record_price_check(turn, check, action="removed")
+        return f"{kept}\n\n{PRICE_REFERRAL}"
+    record_price_check(turn, check, action="replaced")
+    turn.fallback_reason = "price_check"
+    return fallback_reply(texts=_turn_texts(turn))
+
+
+def reply_origin(turn: Turn) -> str:
+    """Who wrote the reply the model's turn sends: the rule-based responder when the price check replaced it."""
+    return Message.Origin.FALLBACK if turn.fallback_reason == "price_check" else Message.Origin.ASSISTANT
+
+
+def price_correction_note(check: PriceCheck) -> str:
+    """The system note asking the model to fix the amounts it got wrong (the user has not seen that reply)."""
+    wrong = ", ".join(dict.fromkeys(money.text for money in check.wrong))
+    return (
+        f"[Verificación de precios: tu respuesta anterior menciona {wrong}, que no coincide con ningún precio "
+        "ni moneda del catálogo. La persona no la ha visto. Consulta las herramientas y escribe de nuevo tu "
+        "respuesta completa, con los precios y monedas exactos que devuelven.]"
+    )
+
+
+def record_price_check(turn: Turn, check: PriceCheck, *, action: str) -> None:
+    """Keep what a price check found and did on the turn (the stats page counts these)."""
+    turn.price_checks = [*turn.price_checks, {**check.as_record(), "action": action}]
 
 
 def ensure_thread(
@@ -217,6 +309,7 @@ def ensure_thread(
         logger.info("created %s thread for %s (seeded with %d messages)", adapter.engine, turn.user_phone, len(seed))
     turn.thread_id = thread_id
     turn.engine = adapter.engine
+    turn.model = turn.model or adapter.model or REMOTE_ASSISTANT_MODEL
     Message.objects.filter(turn=turn).update(thread_id=thread_id)
     return thread_id
 
@@ -231,13 +324,30 @@ def tracking_openai_requests(turn: Turn) -> Iterator[None]:
             turn.openai_calls += counter.value
 
 
-def record_run(turn: Turn, result: RunResult) -> None:
-    """Add what a run (or a background step) did to the turn's record."""
+def record_run(turn: Turn, result: RunResult | BackgroundStep) -> None:
+    """Add what a run (or a background step) did to the turn's record: its calls, tokens and cost."""
     repository.touch_mapping(turn.user_phone)
     turn.response_id = result.response_id
     turn.tool_calls = [*turn.tool_calls, *result.tool_calls]
-    turn.input_tokens = _add(turn.input_tokens, result.input_tokens)
-    turn.output_tokens = _add(turn.output_tokens, result.output_tokens)
+    add_usage(turn, result.usage, model=result.model)
+
+
+def add_usage(turn: Turn, usage: Usage, *, model: str) -> None:
+    """Add `usage` of `model` to the turn's tokens and price the total (None when the model has no price)."""
+    turn.model = model or turn.model
+    if usage:
+        turn.input_tokens = (turn.input_tokens or 0) + usage.input_tokens
+        turn.cached_input_tokens = (turn.cached_input_tokens or 0) + usage.cached_input_tokens
+        turn.output_tokens = (turn.output_tokens or 0) + usage.output_tokens
+        turn.reasoning_tokens = (turn.reasoning_tokens or 0) + usage.reasoning_tokens
+    if turn.input_tokens is not None and turn.model:
+        total = Usage(
+            input_tokens=turn.input_tokens,
+            cached_input_tokens=turn.cached_input_tokens or 0,
+            output_tokens=turn.output_tokens or 0,
+            reasoning_tokens=turn.reasoning_tokens or 0,
+        )
+        turn.cost_usd = cost_usd(turn.model, total)
 
 
 def text_for_model(message: Message) -> str:
@@ -305,7 +415,3 @@ def _fallback_reason(exc: BaseException) -> str:
     if isinstance(exc, ThreadsError):
         return "openai_error"
     return "internal_error"
-
-
-def _add(total: int | None, extra: int | None) -> int | None:
-    return extra if total is None else total + (extra or 0)

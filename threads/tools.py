@@ -8,6 +8,7 @@ raises into the conversation loop. The tool names are Spanish because the model 
 
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -22,6 +23,7 @@ from courses.selectors import get_course_detail, normalize_level, search_courses
 logger = logging.getLogger(__name__)
 
 MAX_STRING_LENGTH = 200
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _JSON_TYPES = {"string": str}
 
 _counts: Counter[str] = Counter()
@@ -167,8 +169,16 @@ def execute_tool_call(name: str, arguments: str) -> ToolOutcome:
     with _counts_lock:
         _counts[tool.name if tool else "desconocida"] += 1
     logger.info("tool call %s ok=%s ms=%d", name[:64], ok, ms)
-    # ASCII escapes: a lone surrogate echoed from the model's arguments must not break the request.
-    return ToolOutcome(output=json.dumps(payload), ok=ok, ms=ms)
+    return ToolOutcome(output=to_json(payload), ok=ok, ms=ms)
+
+
+def to_json(payload: dict[str, Any]) -> str:
+    """Return `payload` as UTF-8 JSON: "Análisis" costs fewer tokens than "An\\u00e1lisis" on every round.
+
+    A lone surrogate (echoed from the model's arguments) cannot be encoded as UTF-8 and would
+    break the request back to OpenAI, so it becomes U+FFFD.
+    """
+    return _LONE_SURROGATE.sub("\ufffd", json.dumps(payload, ensure_ascii=False))
 
 
 def tool_call_counts() -> dict[str, int]:

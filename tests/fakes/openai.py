@@ -1,7 +1,8 @@
 """A stateful fake of the OpenAI HTTP API, for tests of anything that talks to OpenAI.
 
 It implements the endpoints Brenda's engines use — Conversations, Responses (background
-mode included), Models, and the legacy Assistants API (assistants, threads, messages, runs) —
+mode included), Models, Audio transcriptions, and the legacy Assistants API (assistants,
+threads, messages, runs) —
 behind one core, `FakeOpenAI.handle(method, path, json_body) -> (status, json)`, reachable two
 ways:
 
@@ -38,7 +39,39 @@ Tests steer it:
   when ``fake.background_delay_s`` is set, until a retrieve that late;
 - Assistants runs go ``queued`` → ``in_progress`` → ``completed`` or ``requires_action``, one
   step per retrieve (``fake.run_retrieves_per_step`` retrieves per model step);
-- ``fake.forget(id)`` deletes a conversation or thread: requests about it then get 404.
+- ``fake.forget(id)`` deletes a conversation or thread: requests about it then get 404;
+- ``fake.script_usage([...])`` (or appending to ``fake.usage_overrides``) dictates the ``usage``
+  of the next responses, in order, verbatim (missing details and ``total_tokens`` are filled
+  in), for exact cost arithmetic;
+- ``fake.set_model(model_id, *, exists=True, **fields)`` adds fields to ``GET /v1/models/{id}``
+  (e.g. ``shutdown_date="2026-12-11"``; ``fake.models`` holds them); ``exists=False`` makes the
+  model answer 404 ``model_not_found``, there and on ``POST /v1/responses``. Unknown ids exist,
+  with ``"shutdown_date": None``;
+- ``fake.default_reasoning_effort`` (``"medium"``, like the real reasoning models) is the
+  effort of a request without ``reasoning``; ``None`` plays a model without reasoning (0
+  reasoning tokens, ``reasoning.effort`` echoed as ``None``);
+- ``fake.reset_prompt_cache()`` forgets the cached prompt prefixes;
+- ``fake.script_transcriptions([...])`` dictates the next texts of ``POST
+  /v1/audio/transcriptions`` (multipart; JSON answers only), else it answers
+  ``"(audio de N bytes)"``; the recorded body is the form: text fields as ``str``, the file as
+  ``{"filename", "content_type", "data"}``.
+
+Responses report usage like the real API: ``input_tokens`` ≈ chars/4 of the prompt — the
+instructions, ``json.dumps`` of the tools as sent, then the conversation's items as JSON. The
+fake simulates prompt caching: it remembers every prompt per bucket (the model and the
+request's ``prompt_cache_key``, ``None`` when absent) as a chain of 128-token blocks, and
+``input_tokens_details.cached_tokens`` is the longest prefix, in whole blocks, shared with an
+earlier prompt of the bucket, if at least 1,024 tokens (else 0); ``cache_write_tokens`` counts
+the blocks the request adds (0 under 1,024 tokens). So a second turn of a long conversation
+is mostly cached, and changing the instructions or the tools breaks the cache.
+``reasoning.effort`` adds ``output_tokens_details.reasoning_tokens`` (none/minimal 0, low 16,
+medium 64 — also for ``reasoning`` without an effort —, high 256, xhigh 512, max 1024; other
+values get 400), counted in ``output_tokens``. Responses echo ``reasoning``,
+``max_output_tokens`` (at least 16, else 400), ``prompt_cache_key`` and
+``prompt_cache_retention``; when the output tokens (reasoning included) exceed
+``max_output_tokens``, the response ends ``incomplete`` (reason ``max_output_tokens``) with no
+output and its usage capped at the limit. Failed and incomplete responses report usage too.
+Assistants runs keep a simpler usage (no caching or reasoning).
 
 Like the real API, a conversation with a response in progress refuses another one (400
 ``conversation_locked``), a thread with an active run refuses new messages and runs, and a
@@ -53,6 +86,7 @@ from __future__ import annotations
 
 import collections
 import copy
+import hashlib
 import json
 import re
 import threading
@@ -78,6 +112,10 @@ CONVERSATION_LOCKED = {
 ACTIVE_STATUSES = frozenset({"queued", "in_progress"})
 ACTIVE_RUN_STATUSES = frozenset({"queued", "in_progress", "requires_action", "cancelling"})
 RETRYABLE = frozenset({408, 409, 429})
+CHARS_PER_TOKEN = 4
+CACHE_BLOCK_TOKENS = 128  # prompt caching hits come in 128-token increments...
+CACHE_MIN_TOKENS = 1024  # ...from a 1,024-token prefix on
+REASONING_TOKENS = {"none": 0, "minimal": 0, "low": 16, "medium": 64, "high": 256, "xhigh": 512, "max": 1024}
 
 
 # --- script entries -------------------------------------------------------------------------
@@ -148,6 +186,11 @@ class FakeOpenAI:
         self._failures: list[_Failure] = []
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
+        self.models: dict[str, dict] = {}
+        self.usage_overrides: list[dict] = []
+        self.default_reasoning_effort: str | None = "medium"
+        self._prompt_cache: dict[tuple[str, str | None], set[bytes]] = {}
+        self._transcripts: collections.deque[str] = collections.deque()
 
     # --- steering -------------------------------------------------------------------------
 
@@ -166,6 +209,25 @@ class FakeOpenAI:
         """Make the next `times` requests whose path contains `path_substring` fail with `status`."""
         with self._lock:
             self._failures.append(_Failure(path_substring, status, body, times, method))
+
+    def script_usage(self, usages: list[dict]) -> None:
+        """Queue the exact `usage` of the next responses, in order (see `_scripted_usage`)."""
+        with self._lock:
+            self.usage_overrides.extend(copy.deepcopy(usages))
+
+    def set_model(self, model_id: str, *, exists: bool = True, **fields: Any) -> None:
+        """Register a model: extra `fields` for GET /v1/models/{id}; `exists=False` answers 404."""
+        with self._lock:
+            self.models[model_id] = {"exists": exists, **fields}
+
+    def reset_prompt_cache(self) -> None:
+        with self._lock:
+            self._prompt_cache.clear()
+
+    def script_transcriptions(self, texts: list[str]) -> None:
+        """Queue the texts of the next audio transcriptions."""
+        with self._lock:
+            self._transcripts.extend(texts)
 
     def forget(self, object_id: str) -> None:
         """Delete a conversation or thread server-side, as if it expired."""
@@ -230,7 +292,7 @@ class FakeOpenAI:
         """An httpx2 transport that answers from this fake."""
 
         def handler(request: httpx2.Request) -> httpx2.Response:
-            body = json.loads(request.content) if request.content else None
+            body = _parse_body(request.content, request.headers.get("content-type"))
             path = request.url.raw_path.decode()
             read_timeout = (request.extensions.get("timeout") or {}).get("read")
             headers = dict(request.headers)
@@ -254,7 +316,7 @@ class FakeOpenAI:
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                body = json.loads(raw) if raw else None
+                body = _parse_body(raw, self.headers.get("Content-Type"))
                 status, payload = fake.handle(self.command, self.path, body, headers=dict(self.headers.items()))
                 data = json.dumps(payload).encode()
                 try:
@@ -400,6 +462,26 @@ class FakeOpenAI:
     def _create_response(self, *, body: dict, query: dict) -> tuple[int, dict]:
         if not body.get("model"):
             return _error(400, "Missing required parameter: 'model'.", param="model")
+        if self._model_gone(body["model"]):
+            return _model_not_found(body["model"])
+        reasoning = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else None
+        effort = (reasoning.get("effort") or "medium") if reasoning is not None else self.default_reasoning_effort
+        if effort is not None and effort not in REASONING_TOKENS:
+            return _error(
+                400,
+                f"Invalid value: '{effort}'. Supported values are: {', '.join(REASONING_TOKENS)}.",
+                code="invalid_value",
+                param="reasoning.effort",
+            )
+        max_output_tokens = body.get("max_output_tokens")
+        if max_output_tokens is not None and max_output_tokens < 16:
+            return _error(
+                400,
+                f"Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, "
+                f"but got {max_output_tokens} instead.",
+                code="integer_below_min_value",
+                param="max_output_tokens",
+            )
         conversation = body.get("conversation")
         conversation_id = conversation.get("id") if isinstance(conversation, dict) else conversation
         if conversation_id and body.get("previous_response_id"):
@@ -443,6 +525,10 @@ class FakeOpenAI:
             "parallel_tool_calls": True,
             "store": body.get("store", True),
             "metadata": body.get("metadata") or {},
+            "reasoning": {"effort": effort, "summary": (reasoning or {}).get("summary")},
+            "max_output_tokens": max_output_tokens,
+            "prompt_cache_key": body.get("prompt_cache_key"),
+            "prompt_cache_retention": body.get("prompt_cache_retention"),
             "error": None,
             "incomplete_details": None,
             "usage": None,
@@ -490,23 +576,94 @@ class FakeOpenAI:
         history = [_history_entry(item) for item in (conversation["items"] if conversation else [])]
         tools_on = bool(response["tools"]) and response["tool_choice"] != "none"
         decision = self._decide(history, tools_on=tools_on)
+        usage, over_limit = self._response_usage(response, history, decision.get("outputs", []))
+        response["usage"] = usage
         if "status" in decision:
             response["status"] = "incomplete" if decision["status"] == "expired" else decision["status"]
             response["error"] = decision.get("error")
             response["incomplete_details"] = decision.get("incomplete_details")
-            response["usage"] = _usage(history, response.get("instructions"), [])
+            return
+        if over_limit:
+            response["status"] = "incomplete"
+            response["incomplete_details"] = {"reason": "max_output_tokens"}
             return
         output = [_output_item(entry) for entry in decision["outputs"]]
         response["output"] = output
         response["status"] = "completed"
-        response["usage"] = _usage(history, response.get("instructions"), decision["outputs"])
         if conversation is not None:
             conversation["items"].extend(copy.deepcopy(output))
 
+    def _response_usage(self, response: dict, history: list[dict], outputs: list[dict]) -> tuple[dict, bool]:
+        """The usage of a response (scripted, or estimated with prompt caching and reasoning), and
+        whether its output tokens exceed `max_output_tokens` (an estimate is then capped at the limit).
+        """
+        prompt = _prompt_text(response["instructions"], response["tools"], history)
+        cached_tokens, written_tokens = self._cache_prompt((response["model"], response["prompt_cache_key"]), prompt)
+        limit = response["max_output_tokens"]
+        if self.usage_overrides:
+            usage = _scripted_usage(self.usage_overrides.pop(0))
+            return usage, limit is not None and usage["output_tokens"] > limit
+        input_tokens = max(1, len(prompt) // CHARS_PER_TOKEN)
+        reasoning_tokens = REASONING_TOKENS.get(response["reasoning"]["effort"] or "none", 0)
+        produced = sum(len(entry.get("text") or entry.get("arguments") or "") for entry in outputs)
+        output_tokens = 1 + produced // CHARS_PER_TOKEN + reasoning_tokens
+        over_limit = limit is not None and output_tokens > limit
+        if over_limit:  # the model stops at the limit
+            output_tokens, reasoning_tokens = limit, min(reasoning_tokens, limit)
+        usage = {
+            "input_tokens": input_tokens,
+            "input_tokens_details": {"cached_tokens": cached_tokens, "cache_write_tokens": written_tokens},
+            "output_tokens": output_tokens,
+            "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
+            "total_tokens": input_tokens + output_tokens,
+        }
+        return usage, over_limit
+
+    def _cache_prompt(self, bucket: tuple[str, str | None], prompt: str) -> tuple[int, int]:
+        """Remember `prompt` in `bucket`; return its (cached, newly written) tokens, in whole blocks.
+
+        Each 128-token block is keyed by a hash chained over the blocks before it, so a block
+        matches only if the whole prompt up to its end was seen before in the bucket. Only
+        prompts of 1,024 tokens or more are cached.
+        """
+        seen = self._prompt_cache.setdefault(bucket, set())
+        block = CACHE_BLOCK_TOKENS * CHARS_PER_TOKEN
+        digest, blocks, hits, matching = b"", 0, 0, True
+        for start in range(0, len(prompt) - block + 1, block):
+            digest = hashlib.sha256(digest + prompt[start : start + block].encode()).digest()
+            matching = matching and digest in seen
+            hits += matching
+            blocks += 1
+            seen.add(digest)
+        if blocks * CACHE_BLOCK_TOKENS < CACHE_MIN_TOKENS:
+            return 0, 0
+        cached = hits * CACHE_BLOCK_TOKENS if hits * CACHE_BLOCK_TOKENS >= CACHE_MIN_TOKENS else 0
+        return cached, blocks * CACHE_BLOCK_TOKENS - cached
+
     # --- models and assistants ------------------------------------------------------------
 
+    def _model_gone(self, model_id: str) -> bool:
+        return self.models.get(model_id, {}).get("exists", True) is False
+
     def _get_model(self, model_id: str, *, body: dict, query: dict) -> tuple[int, dict]:
-        return 200, {"id": model_id, "object": "model", "created": 1700000000, "owned_by": "fake-openai"}
+        if self._model_gone(model_id):
+            return _model_not_found(model_id)
+        fields = {key: value for key, value in self.models.get(model_id, {}).items() if key != "exists"}
+        model = {"id": model_id, "object": "model", "created": 1700000000, "owned_by": "fake-openai"}
+        return 200, {**model, "shutdown_date": None, **copy.deepcopy(fields)}
+
+    def _create_transcription(self, *, body: dict, query: dict) -> tuple[int, dict]:
+        if not body.get("model"):
+            return _error(400, "Missing required parameter: 'model'.", param="model")
+        if not isinstance(body.get("file"), dict):
+            return _error(400, "Missing required parameter: 'file'.", param="file")
+        if self._model_gone(body["model"]):
+            return _model_not_found(body["model"])
+        size = len(body["file"]["data"])
+        text = self._transcripts.popleft() if self._transcripts else f"(audio de {size} bytes)"
+        input_tokens, output_tokens = 1 + size // 1000, 1 + len(text) // CHARS_PER_TOKEN
+        usage = {"type": "tokens", "input_tokens": input_tokens, "output_tokens": output_tokens}
+        return 200, {"text": text, "usage": {**usage, "total_tokens": input_tokens + output_tokens}}
 
     def _get_assistant(self, assistant_id: str, *, body: dict, query: dict) -> tuple[int, dict]:
         if not assistant_id.startswith("asst_"):
@@ -844,6 +1001,37 @@ def _not_found(kind: str, object_id: str) -> tuple[int, dict]:
     return _error(404, f"{kind} with id '{object_id}' not found.", code="not_found")
 
 
+def _model_not_found(model_id: str) -> tuple[int, dict]:
+    return _error(
+        404, f"The model `{model_id}` does not exist or you do not have access to it.", code="model_not_found"
+    )
+
+
+def _parse_body(raw: bytes, content_type: str | None) -> Any:
+    """A request body: JSON, or a multipart form as {name: str, or {filename, content_type, data}}."""
+    if not raw:
+        return None
+    if not (content_type or "").startswith("multipart/form-data"):
+        return json.loads(raw)
+    boundary = re.search(r'boundary="?([^";]+)', content_type or "").group(1).encode()
+    form: dict[str, Any] = {}
+    for part in raw.split(b"--" + boundary)[1:-1]:
+        head, _, data = part.removeprefix(b"\r\n").removesuffix(b"\r\n").partition(b"\r\n\r\n")
+        name = re.search(rb'\bname="([^"]*)"', head).group(1).decode()
+        filename = re.search(rb'filename="([^"]*)"', head)
+        part_type = re.search(rb"(?i)content-type:\s*([^\r\n]+)", head)
+        form[name] = (
+            data.decode()
+            if filename is None
+            else {
+                "filename": filename.group(1).decode(),
+                "content_type": part_type.group(1).decode() if part_type else None,
+                "data": data,
+            }
+        )
+    return form
+
+
 def _default_error_body(status: int) -> dict:
     if status == 429:
         return _error(429, "Rate limit reached (fake).", "requests", "rate_limit_exceeded")[1]
@@ -940,7 +1128,30 @@ def _open_calls(items: list[dict]) -> set[str]:
     return calls - answered
 
 
+def _prompt_text(instructions: str | None, tools: list, history: list[dict]) -> str:
+    """The prompt the model reads, in order: instructions, tools, conversation items (deterministic)."""
+    parts = [instructions or "", json.dumps(tools, ensure_ascii=False)]
+    parts += [json.dumps(entry, ensure_ascii=False) for entry in history]
+    return "\n".join(parts)
+
+
+def _scripted_usage(usage: dict) -> dict:
+    """A scripted usage, verbatim, with the missing details (0) and total_tokens filled in."""
+    usage = copy.deepcopy(usage)
+    usage.setdefault("input_tokens", 0)
+    usage.setdefault("output_tokens", 0)
+    usage["input_tokens_details"] = {
+        "cached_tokens": 0,
+        "cache_write_tokens": 0,
+        **(usage.get("input_tokens_details") or {}),
+    }
+    usage["output_tokens_details"] = {"reasoning_tokens": 0, **(usage.get("output_tokens_details") or {})}
+    usage.setdefault("total_tokens", usage["input_tokens"] + usage["output_tokens"])
+    return usage
+
+
 def _usage(history: list[dict], instructions: str | None, outputs: list[dict]) -> dict:
+    """The usage of an Assistants run step (no caching or reasoning)."""
     seen = sum(len(str(entry.get("text") or entry.get("output") or entry.get("arguments") or "")) for entry in history)
     produced = sum(len(entry.get("text") or entry.get("arguments") or "") for entry in outputs)
     input_tokens = 10 + (seen + len(instructions or "")) // 4
@@ -1013,6 +1224,7 @@ _ROUTES = [
         (r"/responses/([^/]+)", "GET", FakeOpenAI._get_response),
         (r"/responses/([^/]+)/cancel", "POST", FakeOpenAI._cancel_response),
         (r"/models/([^/]+)", "GET", FakeOpenAI._get_model),
+        (r"/audio/transcriptions", "POST", FakeOpenAI._create_transcription),
         (r"/assistants/([^/]+)", "GET", FakeOpenAI._get_assistant),
         (r"/threads", "POST", FakeOpenAI._create_thread),
         (r"/threads/([^/]+)", "GET", FakeOpenAI._get_thread),

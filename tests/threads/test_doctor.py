@@ -291,8 +291,8 @@ class TestCommand:
         call_command("threads_doctor", stdout=out)
 
         lines = out.getvalue().splitlines()
-        assert [line.split()[0] for line in lines[:-1]] == ["✅"] * 7
-        assert lines[-1] == "7 ok, 0 warning(s), 0 failed"
+        assert [line.split()[0] for line in lines[:-1]] == ["✅"] * 9
+        assert lines[-1] == "9 ok, 0 warning(s), 0 failed"
         text = out.getvalue()
         for secret in (STRONG_KEY, TOKEN, "sk-test-fake"):
             assert secret not in text
@@ -309,7 +309,7 @@ class TestCommand:
         text = out.getvalue()
         assert text.count("⚠️") == 3
         assert "❌" not in text
-        assert text.splitlines()[-1] == "4 ok, 3 warning(s), 0 failed"
+        assert text.splitlines()[-1] == "6 ok, 3 warning(s), 0 failed"
 
     def test_a_failed_check_exits_1(self, production, fake_openai, twilio, demo_catalogue):
         twilio.get(ACCOUNT_URL, status=401, json={"code": 20003, "message": "Authenticate"})

@@ -18,6 +18,7 @@ from django.conf import settings
 from openai.types.beta.threads import Run
 
 from ..exceptions import EngineError, RunFailed, RunTimeout, ThreadNotFound, ToolRoundsExceeded
+from ..pricing import Usage
 from ..tools import execute_tool_call
 from .base import BaseEngine, RunHandle, SeedMessage, remaining_s, translate_errors
 
@@ -128,9 +129,9 @@ class AssistantsEngine(BaseEngine):
         delay = POLL_INITIAL_S
         while True:
             if run.status == "completed":
-                if run.usage is not None:
-                    handle.input_tokens = run.usage.prompt_tokens
-                    handle.output_tokens = run.usage.completion_tokens
+                if run.usage is not None:  # a run's usage is its running total, not a step's
+                    handle.usage = Usage.from_api(run.usage)
+                    handle.model = run.model or handle.model
                 return handle
             if run.status in FAILED:
                 error = run.last_error.code if run.last_error else None

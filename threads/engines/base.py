@@ -15,6 +15,7 @@ from typing import Any, Literal
 import openai
 
 from ..exceptions import EngineError, RunTimeout, ThreadBusy, ThreadNotFound, ThreadsError
+from ..pricing import Usage
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,20 @@ class SeedMessage:
     text: str
 
 
+@dataclass(frozen=True)
+class ModelConfig:
+    """What a turn asks the model with; the settings give the default, `manage.py replay` others.
+
+    The instructions, then the tools, open every request unchanged: OpenAI caches a prompt's
+    prefix only when it is byte-identical, so nothing variable may come before them.
+    """
+
+    model: str
+    instructions: str
+    reasoning_effort: str = ""  # "" sends none: the model's default
+    max_output_tokens: int = 0  # 0 sends none
+
+
 @dataclass
 class RunHandle:
     """A turn in progress: which thread, the latest response/run, and what the turn has cost so far."""
@@ -36,17 +51,11 @@ class RunHandle:
     status: str
     text: str | None = None  # final assistant text, once known
     tool_calls: list[dict] = field(default_factory=list)  # {"name", "ok", "ms"} per executed call
-    input_tokens: int | None = None
-    output_tokens: int | None = None
+    usage: Usage = field(default_factory=Usage)  # summed over the turn's requests
+    model: str = ""  # the model that answered, as OpenAI names it (a dated snapshot, often)
     openai_calls: int = 0  # SDK calls made for this turn (each is one HTTP request unless the SDK retried)
     rounds: int = 0  # tool rounds answered so far
     raw: Any = field(default=None, repr=False)  # the latest SDK object (Response or Run)
-
-    def add_usage(self, input_tokens: int | None, output_tokens: int | None) -> None:
-        if input_tokens is not None:
-            self.input_tokens = (self.input_tokens or 0) + input_tokens
-        if output_tokens is not None:
-            self.output_tokens = (self.output_tokens or 0) + output_tokens
 
 
 @dataclass
@@ -57,8 +66,8 @@ class BackgroundStep:
     text: str
     response_id: str
     tool_calls: list[dict]
-    input_tokens: int | None
-    output_tokens: int | None
+    usage: Usage
+    model: str
     openai_calls: int
     state: dict  # carried between steps by the caller (holds the tool round count)
 
@@ -70,8 +79,16 @@ class BaseEngine:
     # Whether the engine can run a turn in OpenAI's background mode (completed through the webhook).
     supports_background: bool = False
 
-    def __init__(self, client: openai.OpenAI, *, sleep: Callable[[float], None] | None = None) -> None:
+    def __init__(
+        self,
+        client: openai.OpenAI,
+        *,
+        config: ModelConfig | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
         self.client = client
+        # None for an engine whose model and instructions live remotely (a legacy assistant).
+        self.config = config
         # Injectable so tests of polling loops do not wait for real.
         self.sleep: Callable[[float], None] = sleep or time.sleep
 

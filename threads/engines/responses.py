@@ -7,6 +7,7 @@ conversation holds the memory, so a returning user without tool calls costs one 
 """
 
 import contextlib
+import hashlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -18,9 +19,9 @@ from django.conf import settings
 from openai.types.responses import Response, ResponseFunctionToolCall
 
 from ..exceptions import EngineError, RunFailed, RunTimeout, ThreadNotFound, ThreadsError, ToolRoundsExceeded
-from ..prompts import load_instructions
+from ..pricing import Usage
 from ..tools import execute_tool_call, tool_schemas_for_responses
-from .base import BackgroundStep, BaseEngine, RunHandle, SeedMessage, remaining_s, translate_errors
+from .base import BackgroundStep, BaseEngine, ModelConfig, RunHandle, SeedMessage, remaining_s, translate_errors
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,9 @@ class ResponsesEngine(BaseEngine):
     name = "responses"
     supports_background = True
 
-    def __init__(self, client: openai.OpenAI, **kwargs: Any) -> None:
-        super().__init__(client, **kwargs)
+    def __init__(self, client: openai.OpenAI, *, config: ModelConfig, **kwargs: Any) -> None:
+        super().__init__(client, config=config, **kwargs)
+        self.config: ModelConfig = config
         # User messages wait here until start_run sends them in the same request as the turn.
         self._pending: dict[str, list[dict[str, Any]]] = {}
         self._pending_lock = threading.Lock()
@@ -154,7 +156,7 @@ class ResponsesEngine(BaseEngine):
 
     def check_connection(self) -> str:
         with translate_errors("models.retrieve", not_found=EngineError):
-            model = self.client.models.retrieve(settings.OPENAI_MODEL)
+            model = self.client.models.retrieve(self.config.model)
         return f"responses engine: model {model.id} is available"
 
     # --- background turns ------------------------------------------------------------------
@@ -249,17 +251,24 @@ class ResponsesEngine(BaseEngine):
     def _post_response(
         self, handle: RunHandle, items: list[dict[str, Any]], *, deadline: float | None, background: bool
     ) -> Response:
+        """Send the request with its cacheable prefix first: instructions, then tools, then this turn's input."""
+        config = self.config
         extra: dict[str, Any] = {"background": True} if background else {}
+        if config.reasoning_effort:
+            extra["reasoning"] = {"effort": config.reasoning_effort}
+        if config.max_output_tokens:
+            extra["max_output_tokens"] = config.max_output_tokens
         handle.openai_calls += 1
         return self.request(
             "responses.create",
             lambda c: c.responses.create(
-                model=settings.OPENAI_MODEL,
-                instructions=load_instructions(),
+                model=config.model,
+                instructions=config.instructions,
+                tools=tool_schemas_for_responses(),
                 conversation=handle.thread_id,
                 input=items,
-                tools=tool_schemas_for_responses(),
                 store=True,
+                prompt_cache_key=prompt_cache_key(handle.thread_id),
                 **extra,
             ),
             deadline=deadline,
@@ -401,10 +410,17 @@ def _final_text(response: Response, text: str) -> str:
     return text
 
 
+def prompt_cache_key(thread_id: str) -> str:
+    """Group a user's requests for OpenAI's prompt cache: one conversation per user, so one key per user.
+
+    Hashed so the key says nothing about the user, and short enough for the API's limit.
+    """
+    return "brenda-" + hashlib.sha256(thread_id.encode()).hexdigest()[:32]
+
+
 def _add_usage(handle: RunHandle, response: Response) -> None:
-    usage = getattr(response, "usage", None)
-    if usage is not None:
-        handle.add_usage(usage.input_tokens, usage.output_tokens)
+    handle.usage += Usage.from_api(getattr(response, "usage", None))
+    handle.model = getattr(response, "model", None) or handle.model
 
 
 def _background_step(handle: RunHandle, *, done: bool, state: dict) -> BackgroundStep:
@@ -413,8 +429,8 @@ def _background_step(handle: RunHandle, *, done: bool, state: dict) -> Backgroun
         text=handle.text or "",
         response_id=handle.run_id,
         tool_calls=handle.tool_calls,
-        input_tokens=handle.input_tokens,
-        output_tokens=handle.output_tokens,
+        usage=handle.usage,
+        model=handle.model,
         openai_calls=handle.openai_calls,
         state=state,
     )

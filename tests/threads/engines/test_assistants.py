@@ -61,7 +61,10 @@ def test_turn_with_a_tool_round_answers_with_a_course_from_the_catalogue(adapter
     (listing,) = fake.calls("/messages", method="GET")
     assert listing.query == {"order": "desc", "limit": "10", "run_id": run_id}
     usage = fake.runs[run_id]["usage"]
-    assert (result.input_tokens, result.output_tokens) == (usage["prompt_tokens"], usage["completion_tokens"])
+    assert (result.usage.input_tokens, result.usage.output_tokens) == (
+        usage["prompt_tokens"],
+        usage["completion_tokens"],
+    )
 
 
 def test_new_thread_is_seeded_and_the_model_sees_the_seed(adapter, fake):

@@ -49,8 +49,8 @@ def test_turn_with_a_tool_round_answers_with_a_course_from_the_catalogue(adapter
     assert second["conversation"] == conversation_id
     assert result.openai_calls == 2
     assert result.response_id == list(fake.responses)[-1]
-    assert result.input_tokens == sum(r["usage"]["input_tokens"] for r in fake.responses.values())
-    assert result.output_tokens == sum(r["usage"]["output_tokens"] for r in fake.responses.values())
+    assert result.usage.input_tokens == sum(r["usage"]["input_tokens"] for r in fake.responses.values())
+    assert result.usage.output_tokens == sum(r["usage"]["output_tokens"] for r in fake.responses.values())
 
 
 def test_each_request_carries_model_instructions_tools_and_store(adapter, fake, openai_settings):
@@ -332,7 +332,7 @@ def test_a_background_turn_runs_its_tools_and_finishes_on_resume(adapter, fake, 
 
     assert final.done is True
     assert cheapest_beginner_course.name in final.text
-    assert final.input_tokens == fake.responses[step.response_id]["usage"]["input_tokens"]
+    assert final.usage.input_tokens == fake.responses[step.response_id]["usage"]["input_tokens"]
 
 
 def test_a_failed_background_response_raises_run_failed(adapter, fake):

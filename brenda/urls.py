@@ -1,9 +1,10 @@
-"""Brenda's URL map: health at the root, webhooks, and the admin."""
+"""Brenda's URL map: health at the root, webhooks, metrics, and the admin."""
 
 from django.contrib import admin
 from django.urls import include, path
 
 from threads.admin import stats_view
+from webhooks.metrics import MetricsView
 
 admin.site.site_header = "Brenda administration"
 admin.site.site_title = "Brenda admin"
@@ -11,6 +12,7 @@ admin.site.index_title = "WhatsApp sales assistant"
 
 urlpatterns = [
     path("", include("webhooks.urls")),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     # Before admin.site.urls, whose catch-all would answer this path with a 404.
     path("admin/threads/stats/", admin.site.admin_view(stats_view), name="threads_stats"),
     path("admin/", admin.site.urls),

@@ -1,8 +1,8 @@
-"""Selectors for the staff statistics page: traffic, turns, latency, tools and delivery over a period.
+"""Selectors for the staff statistics page: traffic, turns, latency, money, tools and delivery over a period.
 
-Counts are aggregated by the database (per local day, so they work on SQLite and PostgreSQL
-alike). Percentiles and tool usage need the individual values, so they are computed here over
-a bounded sample: the most recent turns of the period.
+Counts and sums are aggregated by the database (per local day, so they work on SQLite and
+PostgreSQL alike). Percentiles, tool usage and price checks need the individual values, so they
+are computed here over a bounded sample: the most recent turns of the period.
 """
 
 import logging
@@ -11,22 +11,27 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from . import repository
-from .models import Contact, Message, Turn
+from .models import LIMIT_REASON_PREFIX, Contact, Message, Turn
 
 logger = logging.getLogger(__name__)
 
 MAX_DAYS = 366
-# Bounds on the rows read into Python for percentiles and tool usage.
-LATENCY_SAMPLE_LIMIT = 50_000
+# Bounds on the rows read into Python for percentiles (latency and cost), tool usage and price checks.
+ANSWERED_SAMPLE_LIMIT = 50_000
 TOOL_SAMPLE_LIMIT = 20_000
+PRICE_CHECK_SAMPLE_LIMIT = 20_000
+TOP_USERS = 10
 
 ANSWERED_STATUSES = (Turn.Status.COMPLETED, Turn.Status.FALLBACK)
+# A turn still waiting for the model is priced when it ends: its cost is not unknown yet.
+UNFINISHED_STATUSES = (Turn.Status.RUNNING, Turn.Status.BACKGROUND)
 FAILED_DELIVERY_STATUSES = (Message.Status.FAILED, Message.Status.UNDELIVERED)
 
 
@@ -38,6 +43,8 @@ class DayStats:
     turns: int
     latency_p50_ms: int | None
     latency_p95_ms: int | None
+    # What the day's priced turns cost; turns of unknown price add nothing.
+    cost_usd: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,30 @@ class ToolUsage:
     calls: int
     failures: int
     avg_ms: int | None
+
+
+@dataclass(frozen=True)
+class UserCost:
+    user_phone: str
+    profile_name: str
+    turns: int
+    cost_usd: Decimal
+
+
+@dataclass(frozen=True)
+class PriceCheckCounts:
+    """What the price check of the model's replies found and did (`Turn.price_checks`)."""
+
+    # Turns with at least one checked reply (exact); the rest count the entries of the sample.
+    replies_checked: int
+    # Amounts not in the catalogue, over every checked reply (a reply asked again is checked twice).
+    wrong_amounts: int
+    asked_again: int
+    corrected: int
+    removed: int
+    replaced: int
+    # True when more turns had checks than PRICE_CHECK_SAMPLE_LIMIT (newest ones counted).
+    sampled: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,10 +98,27 @@ class DashboardStats:
     latency_p50_ms: int | None
     latency_p95_ms: int | None
     latency_samples: int
-    # True when the period had more answered turns than LATENCY_SAMPLE_LIMIT (newest ones used).
+    # True when the period had more answered turns than ANSWERED_SAMPLE_LIMIT (newest ones used).
     latency_sampled: bool
     tool_usage: list[ToolUsage]
     paused_users: int
+    # Money: priced turns only. `unpriced_turns` asked a model and ended without a cost (no price, or no usage).
+    cost_usd: Decimal
+    cost_per_turn_p50_usd: Decimal | None
+    cost_per_turn_p95_usd: Decimal | None
+    cost_samples: int
+    unpriced_turns: int
+    # cached_input_tokens / input_tokens of the period (None without input tokens).
+    cached_input_share: float | None
+    input_tokens: int
+    cached_input_tokens: int
+    output_tokens: int  # reasoning included
+    reasoning_tokens: int
+    top_users: list[UserCost]
+    # Turns a budget kept from the model, by `fallback_reason` ("limit_…").
+    limited_turns: int
+    limited_by_reason: dict[str, int]
+    price_checks: PriceCheckCounts
 
 
 def get_dashboard_stats(*, days: int = 14) -> DashboardStats:
@@ -85,7 +133,7 @@ def get_dashboard_stats(*, days: int = 14) -> DashboardStats:
     messages = Message.objects.filter(created_at__gte=since)
     per_day_messages = _count_per_day(messages, "created_at", extra="direction")
     turns = Turn.objects.filter(started_at__gte=since)
-    per_day_turns = _count_per_day(turns, "started_at")
+    per_day_turns, per_day_cost, by_reason = _turns_per_day(turns)
 
     message_totals = messages.aggregate(
         staff=Count("pk", filter=Q(origin=Message.Origin.STAFF)),
@@ -97,25 +145,34 @@ def get_dashboard_stats(*, days: int = 14) -> DashboardStats:
         fallback=Count(
             "pk", filter=Q(status__in=ANSWERED_STATUSES) & (Q(fallback_used=True) | Q(status=Turn.Status.FALLBACK))
         ),
+        checked=Count("pk", filter=~Q(price_checks=[])),
+        **_usage_aggregates(),
     )
-    latencies, sampled = _latency_sample(turns)
+    answered_rows, sampled = _answered_sample(turns)
     per_day_latency: dict[date, list[int]] = defaultdict(list)
-    for started_at, latency_ms in latencies:
-        per_day_latency[timezone.localtime(started_at).date()].append(latency_ms)
-    all_latencies = [latency_ms for _, latency_ms in latencies]
+    for started_at, latency_ms, _ in answered_rows:
+        if latency_ms is not None:
+            per_day_latency[timezone.localtime(started_at).date()].append(latency_ms)
+    all_latencies = [latency_ms for _, latency_ms, _ in answered_rows if latency_ms is not None]
+    costs = [cost for _, _, cost in answered_rows if cost is not None]
 
     per_day = [
         DayStats(
             day=day,
             messages_in=per_day_messages.get((day, Message.Direction.INBOUND), 0),
             messages_out=per_day_messages.get((day, Message.Direction.OUTBOUND), 0),
-            turns=per_day_turns.get((day, None), 0),
+            turns=per_day_turns[day],
             latency_p50_ms=percentile(per_day_latency.get(day, []), 50),
             latency_p95_ms=percentile(per_day_latency.get(day, []), 95),
+            cost_usd=per_day_cost.get(day, Decimal(0)),
         )
         for day in day_list
     ]
     answered = turn_totals["answered"]
+    usage = _usage_totals(turn_totals)
+    limited_by_reason = {
+        reason: n for reason, n in sorted(by_reason.items()) if reason.startswith(LIMIT_REASON_PREFIX) and n
+    }
     return DashboardStats(
         days=days,
         since=since,
@@ -136,6 +193,20 @@ def get_dashboard_stats(*, days: int = 14) -> DashboardStats:
         latency_sampled=sampled,
         tool_usage=_tool_usage(turns),
         paused_users=Contact.objects.filter(bot_paused=True).count(),
+        cost_usd=turn_totals["total_cost"] or Decimal(0),
+        cost_per_turn_p50_usd=percentile(costs, 50),
+        cost_per_turn_p95_usd=percentile(costs, 95),
+        cost_samples=len(costs),
+        unpriced_turns=turn_totals["unpriced_turns"],
+        cached_input_share=(usage["cached_input_tokens"] / usage["input_tokens"] if usage["input_tokens"] else None),
+        input_tokens=usage["input_tokens"],
+        cached_input_tokens=usage["cached_input_tokens"],
+        output_tokens=usage["output_tokens"],
+        reasoning_tokens=usage["reasoning_tokens"],
+        top_users=_top_users(turns),
+        limited_turns=sum(limited_by_reason.values()),
+        limited_by_reason=limited_by_reason,
+        price_checks=_price_check_counts(turns, checked=turn_totals["checked"]),
     )
 
 
@@ -149,14 +220,27 @@ def get_recent_activity() -> dict:
     turns = Turn.objects.filter(started_at__gte=since).aggregate(
         turns=Count("pk"),
         fallback_turns=Count("pk", filter=Q(fallback_used=True) | Q(status=Turn.Status.FALLBACK)),
+        limited_turns=Count("pk", filter=Q(fallback_reason__startswith=LIMIT_REASON_PREFIX)),
+        **_usage_aggregates(),
     )
+    cost = turns["total_cost"]
+    last_24h = {
+        **messages,
+        "turns": turns["turns"],
+        "fallback_turns": turns["fallback_turns"],
+        "limited_turns": turns["limited_turns"],
+        "unpriced_turns": turns["unpriced_turns"],
+        # JSON-safe: the cost as a float of at most 6 decimals, sums of nothing as 0.
+        "cost_usd": round(float(cost), 6) if cost is not None else 0.0,
+        **_usage_totals(turns),
+    }
     return {
         "mappings": {**repository.get_mapping_statistics(), "by_engine": repository.count_mappings_by_engine()},
-        "last_24h": {**messages, **turns},
+        "last_24h": last_24h,
     }
 
 
-def percentile(values: Sequence[int], pct: float) -> int | None:
+def percentile[N: (int, Decimal)](values: Sequence[N], pct: float) -> N | None:
     """Return the nearest-rank percentile of `values` (None when empty): always one of the values."""
     if not values:
         return None
@@ -172,16 +256,110 @@ def _count_per_day(queryset, field: str, *, extra: str | None = None) -> dict[tu
     return {(row["day"], row[extra] if extra else None): row["n"] for row in rows}
 
 
-def _latency_sample(turns) -> tuple[list[tuple[datetime, int]], bool]:
-    rows = list(
-        turns.filter(status__in=ANSWERED_STATUSES, latency_ms__isnull=False)
-        .order_by("-started_at")
-        .values_list("started_at", "latency_ms")[: LATENCY_SAMPLE_LIMIT + 1]
+_TOKEN_FIELDS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens")
+
+
+def _usage_aggregates() -> dict:
+    """Return the aggregates of tokens, dollars and unpriced turns, one shape for the page and the command."""
+    # Aliases differ from the field names: a filter naming a field must not resolve to an aggregate.
+    return {
+        "total_cost": Sum("cost_usd"),
+        "unpriced_turns": Count(
+            "pk", filter=~Q(model="") & Q(cost_usd__isnull=True) & ~Q(status__in=UNFINISHED_STATUSES)
+        ),
+        **{f"total_{name}": Sum(name) for name in _TOKEN_FIELDS},
+    }
+
+
+def _usage_totals(totals: dict) -> dict[str, int]:
+    """Pick the token sums out of an aggregate made with `_usage_aggregates`, 0 for a sum of nothing."""
+    return {name: totals[f"total_{name}"] or 0 for name in _TOKEN_FIELDS}
+
+
+def _turns_per_day(turns) -> tuple[Counter[date], dict[date, Decimal], Counter[str]]:
+    """Count turns and sum their cost per local day, and count them per fallback reason: one grouped query.
+
+    There is a row per day and reason, and reasons are the few our code writes, so the result stays small.
+    """
+    rows = (
+        turns.order_by()
+        .annotate(day=TruncDate("started_at"))
+        .values("day", "fallback_reason")
+        .annotate(n=Count("pk"), cost=Sum("cost_usd"))
     )
-    sampled = len(rows) > LATENCY_SAMPLE_LIMIT
+    per_day: Counter[date] = Counter()
+    cost: dict[date, Decimal] = defaultdict(Decimal)
+    by_reason: Counter[str] = Counter()
+    for row in rows:
+        per_day[row["day"]] += row["n"]
+        by_reason[row["fallback_reason"]] += row["n"]
+        if row["cost"] is not None:
+            cost[row["day"]] += row["cost"]
+    return per_day, cost, by_reason
+
+
+def _answered_sample(turns) -> tuple[list[tuple[datetime, int | None, Decimal | None]], bool]:
+    """Read the latency and cost of the newest answered turns, for their percentiles."""
+    rows = list(
+        turns.filter(Q(status__in=ANSWERED_STATUSES) & (Q(latency_ms__isnull=False) | Q(cost_usd__isnull=False)))
+        .order_by("-started_at")
+        .values_list("started_at", "latency_ms", "cost_usd")[: ANSWERED_SAMPLE_LIMIT + 1]
+    )
+    sampled = len(rows) > ANSWERED_SAMPLE_LIMIT
     if sampled:
-        logger.info("latency percentiles computed over the newest %d turns only", LATENCY_SAMPLE_LIMIT)
-    return rows[:LATENCY_SAMPLE_LIMIT], sampled
+        logger.info("latency and cost percentiles computed over the newest %d turns only", ANSWERED_SAMPLE_LIMIT)
+    return rows[:ANSWERED_SAMPLE_LIMIT], sampled
+
+
+def _top_users(turns) -> list[UserCost]:
+    """Return the TOP_USERS users who cost the most in the period, with all their turns counted."""
+    rows = list(
+        turns.order_by()
+        .values("user_phone")
+        .annotate(turns=Count("pk"), cost=Sum("cost_usd"))
+        .filter(cost__gt=0)
+        .order_by("-cost", "user_phone")[:TOP_USERS]
+    )
+    if not rows:
+        return []
+    names = dict(
+        Contact.objects.filter(pk__in=[row["user_phone"] for row in rows]).values_list("user_phone", "profile_name")
+    )
+    return [
+        UserCost(
+            user_phone=row["user_phone"],
+            profile_name=names.get(row["user_phone"], ""),
+            turns=row["turns"],
+            cost_usd=row["cost"],
+        )
+        for row in rows
+    ]
+
+
+def _price_check_counts(turns, *, checked: int) -> PriceCheckCounts:
+    """Count wrong amounts and actions in each turn's `price_checks` list of {found, wrong, action}."""
+    if not checked:
+        return PriceCheckCounts(0, 0, 0, 0, 0, 0)
+    lists = (
+        turns.exclude(price_checks=[])
+        .order_by("-started_at")
+        .values_list("price_checks", flat=True)[:PRICE_CHECK_SAMPLE_LIMIT]
+    )
+    wrong = 0
+    actions: Counter[str] = Counter()
+    for check in _flatten(lists):
+        amounts = check.get("wrong")
+        wrong += len(amounts) if isinstance(amounts, list) else 0
+        actions[str(check.get("action") or "")] += 1
+    return PriceCheckCounts(
+        replies_checked=checked,
+        wrong_amounts=wrong,
+        asked_again=actions["asked_again"],
+        corrected=actions["corrected"],
+        removed=actions["removed"],
+        replaced=actions["replaced"],
+        sampled=checked > PRICE_CHECK_SAMPLE_LIMIT,
+    )
 
 
 def _tool_usage(turns) -> list[ToolUsage]:
@@ -212,7 +390,7 @@ def _tool_usage(turns) -> list[ToolUsage]:
 
 
 def _flatten(lists: Iterable[object]) -> Iterable[dict]:
-    # The column is written by our engines, but it is JSON: skip whatever is not a list of objects.
+    # The columns are written by our code, but they are JSON: skip whatever is not a list of objects.
     for value in lists:
         if isinstance(value, list):
             yield from (call for call in value if isinstance(call, dict))

@@ -1,8 +1,10 @@
 """The staff side in the admin through the test client: as superuser, read-only staff and non-staff users."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Group, Permission
 from django.contrib.messages import get_messages
@@ -465,7 +467,6 @@ def test_actions_ignore_phones_without_a_mapping(admin_client_, three_mappings):
 
 
 def test_actions_are_written_to_the_admin_history(admin_client_, three_mappings):
-    from django.contrib.admin.models import LogEntry
 
     admin_client_.post(action_url("pause"), {"phone": [PHONE], "confirm": "yes"})
     admin_client_.post(action_url("reset"), {"phone": [OTHER], "confirm": "yes"})
@@ -616,7 +617,7 @@ def test_stats_page_shows_numbers_and_charts(admin_client_, conversation):
     assert '<b id="stat-messages-out">4</b>' in html
     assert '<b id="stat-delivery-failures">1</b>' in html
     assert '<b id="stat-fallback-rate">50%</b>' in html
-    assert html.count('class="brenda-chart"') == 4
+    assert html.count('class="brenda-chart"') == 5
     assert "buscar_curso" in html
 
 
@@ -637,9 +638,12 @@ def test_stats_page_renders_with_no_data(admin_client_):
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert html.count('class="brenda-chart"') == 4
-    assert html.count("No data") == 2  # latency and tools; days with zero messages are drawn as zeros
+    assert html.count('class="brenda-chart"') == 5
+    assert html.count("No data") == 2  # latency and tools; days with zero messages or cost are drawn as zeros
     assert "No tool calls in this period." in html
+    assert '<b id="stat-cost">$0.000000</b>' in html
+    assert '<b id="stat-cost-p50">—</b>' in html and '<b id="stat-cached-share">—</b>' in html
+    assert "No priced turns in this period." in html
 
 
 def test_stats_page_needs_permission_to_view_mappings(client, django_user_model, viewer_client):
@@ -677,3 +681,217 @@ def test_contacts_link_to_their_conversation_even_without_a_thread_mapping(admin
     page = admin_client.get(reverse("admin:threads_contact_changelist")).content.decode()
 
     assert "/admin/threads/message/?q=whatsapp%3A%2B5215500001111" in page
+
+
+# --- money, limits and price checks -----------------------------------------------------
+
+TURNS = reverse("admin:threads_turn_changelist")
+CONTACTS = reverse("admin:threads_contact_changelist")
+
+
+@pytest.fixture
+def costly_turns(three_mappings):
+    """Priced turns of two users, one of a model without price, a limited one and price-checked ones."""
+    usage = {"model": "gpt-6-luna", "engine": "responses", "status": "completed", "latency_ms": 900}
+    cheap = Turn.objects.create(
+        user_phone=PHONE,
+        input_tokens=1000,
+        cached_input_tokens=250,
+        output_tokens=120,
+        reasoning_tokens=20,
+        cost_usd=Decimal("0.000123"),
+        price_checks=[
+            {"found": ["$999 MXN"], "wrong": ["$999 MXN"], "action": "asked_again"},
+            {"found": ["$1,200 MXN"], "wrong": [], "action": "corrected"},
+        ],
+        **usage,
+    )
+    dear = Turn.objects.create(
+        user_phone=OTHER,
+        input_tokens=3000,
+        cached_input_tokens=750,
+        output_tokens=300,
+        reasoning_tokens=0,
+        cost_usd=Decimal("0.0121"),
+        price_checks=[{"found": ["$5 <b>"], "wrong": ["$5 <b>"], "action": "removed"}],
+        **usage,
+    )
+    unpriced = Turn.objects.create(
+        user_phone=PHONE, model="gpt-unpriced", status="completed", input_tokens=10, output_tokens=2
+    )
+    limited = Turn.objects.create(
+        user_phone=PHONE, status="fallback", fallback_used=True, fallback_reason="limit_user_cost", latency_ms=5
+    )
+    log(PHONE, "¿Cuánto cuesta?", minutes_ago=3, turn=cheap)
+    log(PHONE, "Cuesta $1,200 MXN.", direction="out", minutes_ago=3, turn=cheap)
+    log(PHONE, "¿Y el otro?", minutes_ago=2, turn=limited)
+    log(OTHER, "¿Precio?", minutes_ago=1, turn=dear)
+    return {"cheap": cheap, "dear": dear, "unpriced": unpriced, "limited": limited}
+
+
+def test_stats_page_shows_money_tokens_limits_and_price_checks(admin_client_, costly_turns):
+    response = admin_client_.get(STATS)
+
+    html = response.content.decode()
+    assert '<b id="stat-cost">$0.012223</b>' in html  # 0.000123 + 0.0121
+    assert '<b id="stat-cost-p50">$0.000123</b>' in html
+    assert '<b id="stat-cost-p95">$0.012100</b>' in html
+    assert '<b id="stat-cached-share">25%</b>' in html  # 1000 of 4010 input tokens
+    assert '<b id="stat-unpriced-turns">1</b>' in html
+    assert '<b id="stat-input-tokens">4,010</b>' in html
+    assert '<b id="stat-output-tokens">422</b>' in html
+    assert '<b id="stat-limited-turns">1</b>' in html and "<td>limit_user_cost</td><td>1</td>" in html
+    assert '<td id="stat-price-checked">2</td>' in html
+    assert '<td id="stat-price-wrong">2</td>' in html
+    assert '<td id="stat-price-corrected">1</td>' in html
+    assert '<td id="stat-price-removed">1</td>' in html
+    assert '<td id="stat-price-replaced">0</td>' in html
+    assert "Cost per day (US cents)" in html
+
+
+def test_a_costly_period_is_charted_and_shown_in_dollars(admin_client_):
+    Turn.objects.create(user_phone=PHONE, model="gpt-6-sol", status="completed", cost_usd=Decimal("1234.5"))
+
+    html = admin_client_.get(STATS).content.decode()
+
+    assert '<b id="stat-cost">$1,234.50</b>' in html
+    assert "Cost per day (USD)" in html
+
+
+def test_stats_page_lists_the_most_expensive_users_linked_to_their_conversation(admin_client_, costly_turns):
+    response = admin_client_.get(STATS)
+
+    top_users = response.context["stats"].top_users
+    assert [(u.user_phone, u.profile_name, u.turns) for u in top_users] == [(OTHER, "Beto", 1), (PHONE, "Ana López", 3)]
+    html = response.content.decode()
+    table = html[html.index('id="brenda-top-users"') :]
+    assert table.index("Beto") < table.index("Ana López")
+    assert f"{reverse('admin:threads_message_changelist')}?q=whatsapp%3A%2B5213398765432" in table
+    assert "$0.012100" in table
+
+
+def test_turn_list_shows_model_cost_limited_and_fallback_reason(admin_client_, costly_turns):
+    response = admin_client_.get(TURNS)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    for column in ("column-model", "column-cost", "column-limited", "column-fallback_reason"):
+        assert column in html
+    assert "$0.000123" in html and "$0.012100" in html
+    assert '<td class="field-cost">—</td>' in html  # the unpriced and the limited turn
+    assert "limit_user_cost" in html
+    limited_row = html[html.index(f">{costly_turns['limited'].pk}</a>") :].split("</tr>")[0]
+    assert 'alt="True"' in limited_row
+    cheap_row = html[html.index(f">{costly_turns['cheap'].pk}</a>") :].split("</tr>")[0]
+    assert 'alt="False"' in cheap_row and "gpt-6-luna" in cheap_row
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"fallback_reason": "limit_user_cost"}, ["limited"]),
+        ({"model": "gpt-unpriced"}, ["unpriced"]),
+        ({"model": "gpt-6-luna"}, ["dear", "cheap"]),
+    ],
+)
+def test_turns_are_filterable_by_fallback_reason_and_model(admin_client_, costly_turns, params, expected):
+    response = admin_client_.get(TURNS, params)
+
+    assert response.status_code == 200
+    assert sorted(shown(response)) == sorted(costly_turns[name].pk for name in expected)
+
+
+def test_turn_detail_shows_tokens_cost_reason_and_price_checks_read_only(admin_client_, costly_turns):
+    cheap, dear = costly_turns["cheap"], costly_turns["dear"]
+
+    html = admin_client_.get(reverse("admin:threads_turn_change", args=[cheap.pk])).content.decode()
+    dear_html = admin_client_.get(reverse("admin:threads_turn_change", args=[dear.pk])).content.decode()
+
+    for label in ("Input tokens", "Cached input tokens", "Output tokens", "Reasoning tokens", "Fallback reason"):
+        assert label in html
+    assert "$0.000123" in html
+    assert "25%" in html  # cached share
+    assert "wrong amount: the model was asked again</strong> · found: $999 MXN · wrong: $999 MXN" in html
+    assert "the model corrected the amounts</strong> · found: $1,200 MXN · wrong: —" in html
+    assert "wrong: $5 &lt;b&gt;" in dear_html
+    assert 'name="_save"' not in html
+    assert admin_client_.post(reverse("admin:threads_turn_change", args=[cheap.pk]), {}).status_code == 403
+
+
+def test_transcript_shows_cost_cached_share_limits_and_price_checks(admin_client_, costly_turns):
+    html = admin_client_.get(change_url(PHONE)).content.decode()
+
+    assert "tokens 1000 in / 120 out (25% cached)" in html
+    assert "$0.000123" in html
+    assert "precio pedido de nuevo</span> $999 MXN" in html
+    assert "precio corregido</span>" in html
+    assert '<span class="badge limited">LIMIT</span> limit_user_cost' in html
+
+    other_html = admin_client_.get(change_url(OTHER)).content.decode()
+    assert "precio retirado</span> $5 &lt;b&gt;" in other_html
+    assert "LIMIT</span>" not in other_html
+
+
+# --- lifting a user's daily limits ---------------------------------------------------------
+
+
+@pytest.fixture
+def contact_viewer_client(django_user_model):
+    """Staff who may see contacts but neither pause the bot nor lift limits."""
+    user = django_user_model.objects.create_user("contacts", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="threads", codename="view_contact"))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def contact_pauser_client(django_user_model):
+    """Staff with the pause permission: it is the one that lets them lift a user's daily limits."""
+    user = django_user_model.objects.create_user("lifter", is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="threads", codename__in=["view_contact", "pause_bot"])
+    )
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_lift_action_starts_the_users_daily_count_afresh(contact_pauser_client, costly_turns):
+    before = timezone.now()
+
+    response = contact_pauser_client.post(
+        CONTACTS, {"action": "lift_daily_limits", "_selected_action": [PHONE, OTHER]}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert any("Lifted the daily limits of 2 user(s)" in m for m in user_messages(response))
+    contacts = Contact.objects.filter(pk__in=[PHONE, OTHER])
+    assert all(contact.limits_reset_at >= before for contact in contacts)
+    assert LogEntry.objects.filter(object_id=PHONE, change_message="Lifted the daily limits").exists()
+
+
+def test_staff_without_the_pause_permission_cannot_lift_limits(contact_viewer_client, costly_turns):
+    listing = contact_viewer_client.get(CONTACTS)
+    assert listing.status_code == 200
+    assert listing.context["action_form"] is None
+
+    contact_viewer_client.post(CONTACTS, {"action": "lift_daily_limits", "_selected_action": [PHONE]})
+
+    assert Contact.objects.get(pk=PHONE).limits_reset_at is None
+
+
+def test_contact_shows_when_limits_were_lifted_and_the_spend_that_counts(admin_client_, costly_turns):
+    url = reverse("admin:threads_contact_change", args=[quote(PHONE)])
+    html = admin_client_.get(url).content.decode()
+    # the priced and the unpriced turn asked the model; the limited one did not
+    assert "2 model turn(s), $0.000123 since" in html
+
+    admin_client_.post(CONTACTS, {"action": "lift_daily_limits", "_selected_action": [PHONE]})
+    lifted_html = admin_client_.get(url).content.decode()
+    listing = admin_client_.get(CONTACTS).content.decode()
+
+    assert "0 model turn(s), $0.000000 since" in lifted_html
+    assert "column-limits_reset_at" in listing
+    reset_field = lifted_html[lifted_html.index("field-limits_reset_at") :].split("</div>\n</div>")[0]
+    assert str(timezone.localdate().year) in reset_field

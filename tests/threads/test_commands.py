@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from datetime import timedelta
+from decimal import Decimal
 from io import StringIO
 from pathlib import Path
 
@@ -20,6 +21,15 @@ pytestmark = pytest.mark.django_db
 
 PHONE = "whatsapp:+5215512345678"
 OTHER = "whatsapp:+5213398765432"
+NO_SPEND = {
+    "cost_usd": 0.0,
+    "input_tokens": 0,
+    "cached_input_tokens": 0,
+    "output_tokens": 0,
+    "reasoning_tokens": 0,
+    "limited_turns": 0,
+    "unpriced_turns": 0,
+}
 
 
 def run(*args) -> tuple[str, str]:
@@ -173,7 +183,7 @@ class TestThreadsStats:
                 "updated_last_24h": 3,
                 "by_engine": {"responses": 3, "assistants": 1, "unknown": 1},
             },
-            "last_24h": {"messages_in": 3, "messages_out": 1, "turns": 2, "fallback_turns": 1},
+            "last_24h": {"messages_in": 3, "messages_out": 1, "turns": 2, "fallback_turns": 1, **NO_SPEND},
         }
 
     def test_table_lists_each_number_and_points_at_migrate_threads(self, traffic):
@@ -193,7 +203,85 @@ class TestThreadsStats:
 
         stats = json.loads(out)
         assert stats["mappings"]["total_mappings"] == 0
-        assert stats["last_24h"] == {"messages_in": 0, "messages_out": 0, "turns": 0, "fallback_turns": 0}
+        assert stats["last_24h"] == {"messages_in": 0, "messages_out": 0, "turns": 0, "fallback_turns": 0, **NO_SPEND}
+
+
+@pytest.fixture
+def spend():
+    """Last 24 h: two priced turns, one of a model with no price, one limited; an older priced turn."""
+    usage = {"model": "gpt-6-luna", "status": Turn.Status.COMPLETED}
+    Turn.objects.create(
+        user_phone=PHONE,
+        input_tokens=1000,
+        cached_input_tokens=250,
+        output_tokens=200,
+        reasoning_tokens=50,
+        cost_usd=Decimal("0.00012345"),
+        **usage,
+    )
+    Turn.objects.create(
+        user_phone=OTHER,
+        input_tokens=3000,
+        cached_input_tokens=750,
+        output_tokens=100,
+        reasoning_tokens=0,
+        cost_usd=Decimal("0.0121"),
+        **usage,
+    )
+    Turn.objects.create(
+        user_phone=OTHER,
+        input_tokens=10,
+        cached_input_tokens=0,
+        output_tokens=5,
+        model="gpt-unpriced",
+        status="completed",
+    )
+    Turn.objects.create(
+        user_phone=PHONE, status=Turn.Status.FALLBACK, fallback_used=True, fallback_reason="limit_user_turns"
+    )
+    Turn.objects.create(
+        user_phone=PHONE,
+        input_tokens=99_999,
+        cost_usd=Decimal(5),
+        started_at=timezone.now() - timedelta(hours=25),
+        **usage,
+    )
+
+
+class TestThreadsStatsSpend:
+    def test_json_adds_cost_tokens_limited_and_unpriced_turns_of_the_last_24_hours(self, spend):
+        out, _ = run("threads_stats", "--json")
+
+        last_24h = json.loads(out)["last_24h"]
+        assert last_24h == {
+            "messages_in": 0,
+            "messages_out": 0,
+            "turns": 4,
+            "fallback_turns": 1,
+            "cost_usd": 0.012223,  # 0.00012345 + 0.0121, rounded to 6 places
+            "input_tokens": 4010,
+            "cached_input_tokens": 1000,
+            "output_tokens": 305,
+            "reasoning_tokens": 50,
+            "limited_turns": 1,
+            "unpriced_turns": 1,
+        }
+        assert isinstance(last_24h["cost_usd"], float)
+
+    def test_table_shows_the_cost_and_the_tokens_with_the_cached_share(self, spend):
+        out, _ = run("threads_stats")
+
+        assert "Cost (24 h): $0.0122 over 4 turns; tokens: 4,010 in (25% cached) / 305 out, 50 of them reasoning" in out
+        lines = {
+            line.rsplit(None, 1)[0].strip(): line.rsplit(None, 1)[1] for line in out.splitlines() if line[-1:].isdigit()
+        }
+        assert lines["kept from the model by a budget limit"] == "1"
+        assert lines["asked the model, cost unknown"] == "1"
+
+    def test_no_tokens_print_no_cached_share(self):
+        out, _ = run("threads_stats")
+
+        assert "Cost (24 h): $0.0000 over 0 turns; tokens: 0 in / 0 out" in out
 
 
 @pytest.mark.parametrize("command", ["reset_thread", "threads_stats", "migrate_threads", "threads_doctor"])

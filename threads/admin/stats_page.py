@@ -9,6 +9,8 @@ from django.template.response import TemplateResponse
 from .. import charts, stats
 
 STATS_PERIODS = (7, 14, 30)
+# Below this many dollars on the busiest day the cost chart counts cents: the grid shows one decimal.
+CENTS_BELOW_USD = 10
 
 
 class StatsPeriodForm(forms.Form):
@@ -59,7 +61,21 @@ def _stats_charts(dashboard: stats.DashboardStats) -> dict[str, str]:
             ],
             unit=" ms",
         ),
+        "cost": _cost_chart(dashboard, labels),
         "tools": charts.horizontal_bar_chart(
             title="Tool calls", items=[(tool.name, tool.calls) for tool in dashboard.tool_usage]
         ),
     }
+
+
+def _cost_chart(dashboard: stats.DashboardStats, labels: list[str]) -> str:
+    """Draw the cost per day in dollars, or in cents for small spends (the chart's labels keep one decimal)."""
+    costs = [float(day.cost_usd) for day in dashboard.per_day]
+    in_cents = max(costs, default=0) < CENTS_BELOW_USD
+    title, unit, scale = ("Cost per day (US cents)", " ¢", 100) if in_cents else ("Cost per day (USD)", " USD", 1)
+    return charts.bar_chart(
+        title=title,
+        labels=labels,
+        series=[charts.Series("Cost", [cost * scale for cost in costs], color="#a05195")],
+        unit=unit,
+    )

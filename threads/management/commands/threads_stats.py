@@ -1,4 +1,4 @@
-"""Print the thread mappings and the last 24 hours of traffic, as a table or as JSON."""
+"""Print the thread mappings and the last 24 hours of traffic and spend, as a table or as JSON."""
 
 import json
 
@@ -10,7 +10,7 @@ from threads.stats import get_recent_activity
 class Command(BaseCommand):
     help = (
         "Show thread statistics: mappings (total, created and active in the last 24 h, by engine) and the "
-        "messages and turns of the last 24 h. --json prints the same numbers as JSON with stable keys."
+        "messages, turns, tokens and cost of the last 24 h. --json prints the same numbers as JSON with stable keys."
     )
 
     def add_arguments(self, parser):
@@ -33,9 +33,23 @@ class Command(BaseCommand):
             ("Messages out, last 24 h", last_24h["messages_out"]),
             ("Turns, last 24 h", last_24h["turns"]),
             ("  answered by the fallback responder", last_24h["fallback_turns"]),
+            ("  kept from the model by a budget limit", last_24h["limited_turns"]),
+            ("  asked the model, cost unknown", last_24h["unpriced_turns"]),
         ]
         width = max(len(label) for label, _ in rows)
         for label, value in rows:
             self.stdout.write(f"{label:<{width}}  {value:>8}")
+        self.stdout.write(_spend_line(last_24h))
         if mappings["by_engine"]["assistants"]:
             self.stdout.write(self.style.WARNING("Legacy threads remain: move them with `manage.py migrate_threads`."))
+
+
+def _spend_line(last_24h: dict) -> str:
+    """Say what the last 24 hours cost, and the tokens behind it (cached input is part of input)."""
+    input_tokens = last_24h["input_tokens"]
+    cached = f" ({last_24h['cached_input_tokens'] / input_tokens:.0%} cached)" if input_tokens else ""
+    reasoning = f", {last_24h['reasoning_tokens']:,} of them reasoning" if last_24h["reasoning_tokens"] else ""
+    return (
+        f"Cost (24 h): ${last_24h['cost_usd']:.4f} over {last_24h['turns']} turns; "
+        f"tokens: {input_tokens:,} in{cached} / {last_24h['output_tokens']:,} out{reasoning}"
+    )

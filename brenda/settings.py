@@ -186,9 +186,11 @@ def _optional_limit(name: str, raw: str, kind: type) -> Decimal | int | None:
         return None
     try:
         value = kind(raw.strip())
+        if isinstance(value, Decimal) and not value.is_finite():
+            raise ValueError(raw)
     except (ValueError, InvalidOperation):
         raise ImproperlyConfigured(f"{name} must be a number (or empty for no limit); got {raw!r}.") from None
-    if value < 0 or (isinstance(value, Decimal) and not value.is_finite()):
+    if value < 0:
         raise ImproperlyConfigured(f"{name} must not be negative; got {raw!r}.")
     return value
 

@@ -31,3 +31,7 @@ class RunTimeout(EngineError):
 
 class ToolRoundsExceeded(EngineError):
     """Raised when the model keeps calling tools beyond OPENAI_MAX_TOOL_ROUNDS."""
+
+
+class ReplayError(ThreadsError):
+    """Raised when a replay cannot start: an unreadable source or instructions file, or an engine it cannot use."""

@@ -14,13 +14,12 @@ from typing import Literal
 
 from django.db.models import Count, Q, Sum
 
-from .models import LIMIT_REASON_PREFIX, Message, Turn
+from .models import ANSWERED_STATUSES, LIMIT_REASON_PREFIX, OPEN_STATUSES, Message, Turn
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 # Upper bounds in seconds; a turn waits on the model (and its tools), hence the wide range.
 LATENCY_BUCKETS_S = (0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 55.0)
-ANSWERED_STATUSES = (Turn.Status.COMPLETED, Turn.Status.FALLBACK)
 TOKEN_KINDS = ("input", "cached_input", "output", "reasoning")
 UNKNOWN_REASON = "unknown"
 
@@ -54,10 +53,20 @@ def collect_metrics() -> list[MetricFamily]:
         MetricFamily(
             "brenda_turns_total",
             "counter",
-            "Turns (processed batches of inbound messages) by status.",
+            "Finished turns (processed batches of inbound messages) by outcome.",
             [
                 Sample("brenda_turns_total", totals[f"status_{status}"], {"outcome": status})
                 for status in Turn.Status.values
+                if status not in OPEN_STATUSES
+            ],
+        ),
+        MetricFamily(
+            "brenda_turns_in_progress",
+            "gauge",
+            "Turns at work now: running in a worker, or waiting for OpenAI in background mode.",
+            [
+                Sample("brenda_turns_in_progress", totals[f"status_{status}"], {"state": status})
+                for status in OPEN_STATUSES
             ],
         ),
         MetricFamily(

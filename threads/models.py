@@ -148,6 +148,11 @@ class Turn(models.Model):
         return [call.get("name", "?") for call in self.tool_calls]
 
 
+# Turns that ended with a reply to the user; `OPEN_STATUSES` are still at work.
+ANSWERED_STATUSES = (Turn.Status.COMPLETED, Turn.Status.FALLBACK)
+OPEN_STATUSES = (Turn.Status.RUNNING, Turn.Status.BACKGROUND)
+
+
 class Message(models.Model):
     """Every WhatsApp message in or out: the local memory of each conversation and the source of stats."""
 

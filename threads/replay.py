@@ -22,7 +22,7 @@ from django.utils import timezone
 from courses.selectors import get_course_amounts
 
 from .adapter import ModelConfig, default_model_config, get_adapter
-from .exceptions import ThreadsError
+from .exceptions import ReplayError, ThreadsError
 from .models import Message
 from .pricecheck import check_catalogue_prices
 from .pricing import Usage, cost_usd
@@ -32,10 +32,6 @@ logger = logging.getLogger(__name__)
 REPLAY_ENGINE = "responses"
 MAX_MESSAGES = 100  # per conversation of a replay file
 MAX_MESSAGE_CHARS = 4096
-
-
-class ReplayError(ThreadsError):
-    """Raised when a replay cannot start: an unreadable source or instructions file, or an engine it cannot use."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from . import repository
-from .models import LIMIT_REASON_PREFIX, Contact, Message, Turn
+from .models import ANSWERED_STATUSES, LIMIT_REASON_PREFIX, Contact, Message, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,6 @@ TOOL_SAMPLE_LIMIT = 20_000
 PRICE_CHECK_SAMPLE_LIMIT = 20_000
 TOP_USERS = 10
 
-ANSWERED_STATUSES = (Turn.Status.COMPLETED, Turn.Status.FALLBACK)
 # A turn still waiting for the model is priced when it ends: its cost is not unknown yet.
 UNFINISHED_STATUSES = (Turn.Status.RUNNING, Turn.Status.BACKGROUND)
 FAILED_DELIVERY_STATUSES = (Message.Status.FAILED, Message.Status.UNDELIVERED)

@@ -224,6 +224,7 @@ def test_scrape_is_prometheus_text_uncached(client, metrics_on, turns):
     families = parse(response.content.decode())
     assert {name: family["type"] for name, family in families.items()} == {
         "brenda_turns_total": "counter",
+        "brenda_turns_in_progress": "gauge",
         "brenda_fallbacks_total": "counter",
         "brenda_limited_turns_total": "counter",
         "brenda_turn_latency_seconds": "histogram",
@@ -238,10 +239,12 @@ def test_scrape_is_prometheus_text_uncached(client, metrics_on, turns):
 def test_turn_counts_by_outcome(client, metrics_on, turns):
     families = parse(scrape(client).content.decode())
 
-    expected = {"completed": 4, "fallback": 3, "paused": 1, "abandoned": 1, "running": 1, "background": 1}
+    expected = {"completed": 4, "fallback": 3, "paused": 1, "abandoned": 1}
     for outcome, count in expected.items():
         assert value(families, "brenda_turns_total", outcome=outcome) == count
     assert len(families["brenda_turns_total"]["samples"]) == len(expected)
+    assert value(families, "brenda_turns_in_progress", state="running") == 1
+    assert value(families, "brenda_turns_in_progress", state="background") == 1
 
 
 def test_fallbacks_by_reason(client, metrics_on, turns):

@@ -25,13 +25,13 @@ from .pricecheck import PriceCheck, check_catalogue_prices
 from .services import (
     background_lease_ttl_s,
     complete_turn,
+    context_notes,
     ensure_thread,
     fail_turn,
     price_correction_note,
     record_price_check,
     record_run,
     reply_origin,
-    takeover_context,
     tracking_openai_requests,
     vet_prices,
 )
@@ -49,7 +49,7 @@ def start_background_turn(turn: Turn, *, texts: Sequence[str]) -> Turn:
     try:
         with tracking_openai_requests(turn):
             thread_id = ensure_thread(turn, adapter=adapter)
-            response_id = adapter.start_background(thread_id, [*takeover_context(turn), *texts])
+            response_id = adapter.start_background(thread_id, [*context_notes(turn), *texts])
     except Exception as exc:
         return fail_turn(turn, exc)  # answered at once; the caller still holds and releases the lease
     turn.response_id = response_id

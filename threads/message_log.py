@@ -266,21 +266,25 @@ def recent_transcript(
     return [("user" if d == Message.Direction.INBOUND else "assistant", body) for d, body in reversed(rows)]
 
 
-def human_takeover_since_model(user_phone: str, *, before_turn_id: int) -> list[Message]:
-    """Messages the model never saw because staff had taken over: held ones and staff replies.
-
-    They are those after the user's last turn that reached the model, oldest first; empty when
-    staff did not step in.
-    """
-    last_model_turn = (
+def last_model_turn(user_phone: str, *, before_turn_id: int) -> Turn | None:
+    """Return the user's latest turn before `before_turn_id` that reached the model (None if none did)."""
+    return (
         Turn.objects.filter(user_phone=user_phone, pk__lt=before_turn_id)
         .exclude(response_id="")
         .order_by("-pk")
-        .values_list("started_at", flat=True)
+        .only("pk", "started_at", "price_checks")
         .first()
     )
+
+
+def human_takeover_since_model(user_phone: str, *, before_turn_id: int, last_model_turn: Turn | None) -> list[Message]:
+    """Messages the model never saw because staff had taken over: held ones and staff replies.
+
+    They are those after `last_model_turn` (the user's last turn that reached the model), oldest
+    first; empty when staff did not step in.
+    """
     window = Message.objects.filter(
-        user_phone=user_phone, **({"created_at__gt": last_model_turn} if last_model_turn else {})
+        user_phone=user_phone, **({"created_at__gt": last_model_turn.started_at} if last_model_turn else {})
     )
     if not window.filter(Q(origin=Message.Origin.STAFF) | Q(status=Message.Status.HELD)).exists():
         return []
@@ -289,3 +293,9 @@ def human_takeover_since_model(user_phone: str, *, before_turn_id: int) -> list[
         .exclude(turn_id=before_turn_id)
         .order_by("created_at", "id")
     )
+
+
+def sent_text_of_turn(turn_id: int) -> str:
+    """Return what the user received for a turn: its outbound parts, joined."""
+    bodies = Message.objects.filter(turn_id=turn_id, direction=Message.Direction.OUTBOUND).order_by("id")
+    return "\n".join(bodies.values_list("body", flat=True))

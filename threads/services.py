@@ -48,6 +48,9 @@ logger = logging.getLogger(__name__)
 TAKEOVER_CONTEXT_LIMIT = 20
 # Added (in the model's Markdown) where wrong amounts were cut from a reply: the exact prices are one word away.
 PRICE_REFERRAL = "Para darte el precio exacto, escribe **precios** o el nombre del curso que te interesa."
+# Price checks after which the user did not receive the model's reply as written.
+CUT_ACTIONS = frozenset({"removed", "replaced"})
+PRICE_CONTEXT_CHARS = 1600
 # A turn's model until the run reports it: a legacy assistant picks its own.
 REMOTE_ASSISTANT_MODEL = "(assistant)"
 
@@ -143,7 +146,7 @@ def run_turn(*, user_phone: str, messages: Sequence[Message], lease_token: str) 
         return start_background_turn(turn, texts=texts)
     try:
         with tracking_openai_requests(turn):
-            result = converse(turn, user_phone=user_phone, texts=[*takeover_context(turn), *texts])
+            result = converse(turn, user_phone=user_phone, texts=[*context_notes(turn), *texts])
     except Exception as exc:  # anything at all: the user still gets an answer
         return fail_turn(turn, exc, texts=texts)
     return complete_turn(turn, reply=_with_media_note(result.text, has_media), origin=reply_origin(turn))
@@ -359,13 +362,19 @@ def text_for_model(message: Message) -> str:
     return body
 
 
-def takeover_context(turn: Turn) -> list[str]:
+def context_notes(turn: Turn) -> list[str]:
+    """Notes on what happened outside the model's conversation since its last turn (one query when nothing did)."""
+    previous = message_log.last_model_turn(turn.user_phone, before_turn_id=turn.pk)
+    return [*price_cut_context(previous), *takeover_context(turn, previous=previous)]
+
+
+def takeover_context(turn: Turn, *, previous: Turn | None) -> list[str]:
     """A note telling the model what the user and staff said while the bot was paused.
 
     Without it, a model resumed after a human takeover would answer as if that exchange had
     never happened.
     """
-    messages = message_log.human_takeover_since_model(turn.user_phone, before_turn_id=turn.pk)
+    messages = message_log.human_takeover_since_model(turn.user_phone, before_turn_id=turn.pk, last_model_turn=previous)
     if not messages:
         return []
     lines = [
@@ -376,6 +385,21 @@ def takeover_context(turn: Turn) -> list[str]:
         "[Contexto, no respondas a esto directamente: mientras estabas en pausa, un asesor humano atendió al usuario]"
     )
     return ["\n".join([header, *lines])]
+
+
+def price_cut_context(previous: Turn | None) -> list[str]:
+    """A note telling the model what the user really received when the price check cut its last reply.
+
+    Its conversation holds the reply it wrote, wrong amounts included; without the note it would
+    go on as if the user had read them.
+    """
+    if previous is None or not any(check.get("action") in CUT_ACTIONS for check in previous.price_checks):
+        return []
+    sent = message_log.sent_text_of_turn(previous.pk)[:PRICE_CONTEXT_CHARS]
+    return [
+        "[Verificación de precios: tu respuesta anterior tenía precios que no están en el catálogo y no se "
+        f"envió como la escribiste. La persona recibió solo esto: «{sent}». No repitas esos precios.]"
+    ]
 
 
 def _with_media_note(text: str, has_media: bool) -> str:

@@ -147,3 +147,26 @@ def test_background_second_wrong_reply_is_cut(settings, fake_openai, outbox, dem
     assert turn.status == Turn.Status.COMPLETED and len(outbox) == 1
     assert "3,990" not in outbox[0].body
     assert [check["action"] for check in turn.price_checks] == ["asked_again", "removed"]
+
+
+def test_after_a_cut_the_model_learns_what_the_user_really_received(fake_openai, outbox, demo_catalogue):
+    fake_openai.script(
+        [message(WRONG), message("Perdón, cuesta 4,190 MXN. Incluye plantillas para redes sociales."), message("Ok.")]
+    )
+    say()
+
+    say("¿y cuándo empieza?")
+
+    note, question = model_inputs(fake_openai)[-1]
+    assert note["content"].startswith("[Verificación de precios: tu respuesta anterior")
+    assert "Incluye plantillas para redes sociales." in note["content"] and "4,190" not in note["content"]
+    assert question["content"] == "¿y cuándo empieza?"
+
+
+def test_a_passed_check_adds_no_note_to_the_next_turn(fake_openai, outbox, demo_catalogue):
+    fake_openai.script([message(RIGHT), message("Ok.")])
+    say()
+
+    say("¿y cuándo empieza?")
+
+    assert [item["content"] for item in model_inputs(fake_openai)[-1]] == ["¿y cuándo empieza?"]

@@ -1,4 +1,4 @@
-"""`python -m bench [--only calls|ack|e2e] [--quick]`: run Brenda's benchmarks and print their tables.
+"""`python -m bench [--only calls|ack|e2e|money] [--quick]`: run Brenda's benchmarks and print their tables.
 
 Nothing is asserted: every figure is printed, speed as a ratio to a baseline measured in the
 same run. Results also go to bench/results/latest.json.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .common import RESULTS_DIR, say, sigterm_as_interrupt
 
-BENCHES = ("calls", "ack", "e2e")
+BENCHES = ("calls", "ack", "e2e", "money")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -73,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
                 from . import calls
 
                 results["calls"] = calls.run(quick=args.quick)
+            if "money" in selected:
+                setup_django()
+                from . import money
+
+                results["money"] = money.run(quick=args.quick)
             if "ack" in selected or "e2e" in selected:
                 from .stack import BenchStack
 

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 import pytest
 from twilio.request_validator import RequestValidator
 
-from bench import calls, loadgen
+from bench import calls, loadgen, money
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,6 +30,46 @@ def test_calls_bench_measures_every_scenario_for_both_engines(demo_catalogue, ca
     assert set(ratios) == {scenario for scenario, _ in calls.SCENARIOS}
     assert all(0 < r["http_requests"] < 1 for r in ratios.values())
     assert "OpenAI HTTP requests and DB queries per turn" in capsys.readouterr().out
+
+
+def test_money_bench_measures_caching_cost_and_the_price_check(demo_catalogue, capsys):
+    from courses.selectors import get_catalogue_amounts, get_course_amounts
+
+    messages = money.CONVERSATION[:3]  # greeting, a catalogue question (tool round), a follow-up
+    cached = money.measure_conversation(messages)
+    defeated = money.measure_conversation(messages, defeat_cache=True)
+
+    assert [s.turn for s in cached] == [s.turn for s in defeated] == [1, 2, 3]
+    assert all(s.reply_origin == "assistant" for s in (*cached, *defeated))
+    assert [s.tool_calls for s in cached] == [0, 1, 0]
+    assert all(s.input_tokens > 0 and s.cost_usd is not None for s in (*cached, *defeated))
+    # The stable prefix is cached from the second turn on; stamped instructions lose it.
+    assert sum(s.cached_input_tokens for s in cached[1:]) > sum(s.cached_input_tokens for s in defeated[1:])
+    conversation = money.report_conversation(cached, defeated)
+    assert conversation["cached_share_later_turns"] > conversation["baseline_cached_share_later_turns"]
+
+    returning = money.measure_returning_turns(3, per_user=2)
+    assert len(returning) == 3 and all(s.reply_origin == "assistant" for s in returning)
+    cost = money.report_cost(returning)
+    assert cost["turns"] == 3
+    assert 0 < cost["ratio_to_baseline"] < 1  # the default model is cheaper than gpt-5-mini
+
+    measured = money.measure_pricecheck(get_catalogue_amounts(), get_course_amounts(), repeats=1, min_time_s=0.0)
+    assert len(measured["found"]) == money.REPLY_AMOUNTS and measured["wrong"] == []
+    assert len(measured["wrong_reply_wrong"]) == money.REPLY_WRONG
+    assert measured["reply_chars"] <= 1600
+    pricecheck = money.report_pricecheck(measured)
+    assert set(pricecheck["seconds"]) == {
+        "to_whatsapp",
+        "check_prices",
+        "check_prices_no_courses",
+        "check_prices_wrong",
+        "remove_wrong_amounts",
+    }
+
+    out = capsys.readouterr().out
+    assert "Cached input per turn" in out and "Cost per 100 returning-user turns" in out
+    assert "Price fact-check time per reply" in out
 
 
 def test_endpoint_names_hide_ids():

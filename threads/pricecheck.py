@@ -8,6 +8,7 @@ skipped. Plain numbers (dates, session counts, phones, percentages) are not mone
 It is pure and regex-driven, cheap enough to run on every reply.
 """
 
+import functools
 import re
 from bisect import bisect_left
 from collections.abc import Collection, Mapping, Sequence
@@ -17,8 +18,8 @@ from itertools import pairwise
 
 from courses.text import fold
 
-# Folds accents one character for one, so positions in the folded text are positions in the reply.
-_FOLD_TABLE = str.maketrans("áàäâéèëêíìïîóòöôúùüûñÁÀÄÂÉÈËÊÍÌÏÎÓÒÖÔÚÙÜÛÑ", "aaaaeeeeiiiioooouuuunAAAAEEEEIIIIOOOOUUUUN")
+# A course name's letters as they may be written in a reply (case is ignored by the pattern).
+_ACCENT_CLASSES = {"a": "[aáàäâã]", "e": "[eéèëê]", "i": "[iíìïî]", "o": "[oóòöôõ]", "u": "[uúùüû]", "n": "[nñ]"}
 # Shorter course names ("IA") would be found inside ordinary words.
 _MIN_COURSE_NAME = 6
 
@@ -204,10 +205,12 @@ def check_prices(
     found = find_money(text)
     mentions = _course_mentions(text, courses) if courses and found else []
     wrong = []
+    indexed: dict[str | None, tuple[set[tuple[Decimal, str]], set[Decimal]]] = {None: (exact, amounts)}
     for money in found:
         course = _course_of(text, money, mentions)
-        allowed = _index_prices(courses[course]) if course is not None else (exact, amounts)
-        if not _is_price(money, *allowed):
+        if course not in indexed:
+            indexed[course] = _index_prices(courses[course])
+        if not _is_price(money, *indexed[course]):
             wrong.append(money)
     return PriceCheck(found=found, wrong=wrong)
 
@@ -382,28 +385,35 @@ def _index_prices(prices: Collection[tuple[Decimal, str]]) -> tuple[set[tuple[De
 
 
 def _course_mentions(text: str, courses: Mapping[str, object]) -> list[tuple[int, int, str]]:
-    """Return where course names occur in `text` as (start, end, name), longest name first on overlaps.
-
-    Case and Spanish accents are ignored; a text whose folding changes its length (rare ligatures)
-    gets no mentions, so its amounts are checked against the whole catalogue instead.
-    """
-    folded = text.translate(_FOLD_TABLE).lower()
-    if len(folded) != len(text):
+    """Return where course names occur in `text` as (start, end, name), ignoring case, accents and spacing."""
+    pattern, names = _names_pattern(tuple(courses))
+    if pattern is None:
         return []
-    mentions: list[tuple[int, int, str]] = []
-    taken: list[tuple[int, int]] = []
-    for name in sorted(courses, key=len, reverse=True):
-        needle = name.translate(_FOLD_TABLE).lower().strip()
-        if len(needle) < _MIN_COURSE_NAME:
-            continue
-        at = folded.find(needle)
-        while at != -1:
-            end = at + len(needle)
-            if not any(a < end and at < b for a, b in taken):
-                mentions.append((at, end, name))
-                taken.append((at, end))
-            at = folded.find(needle, end)
-    return sorted(mentions)
+    return [(match.start(), match.end(), names[int(match.lastgroup[1:])]) for match in pattern.finditer(text)]
+
+
+@functools.lru_cache(maxsize=8)
+def _names_pattern(names: tuple[str, ...]) -> tuple[re.Pattern[str] | None, tuple[str, ...]]:
+    """One regex for every course name (longest first, so a name inside another loses), built once per catalogue."""
+    usable = tuple(
+        sorted((name for name in names if len(fold(name).strip()) >= _MIN_COURSE_NAME), key=len, reverse=True)
+    )
+    if not usable:
+        return None, ()
+    alternatives = [f"(?P<c{index}>{_loose(name)})" for index, name in enumerate(usable)]
+    return re.compile(rf"(?<!\w)(?:{'|'.join(alternatives)})(?!\w)", re.IGNORECASE), usable
+
+
+def _loose(name: str) -> str:
+    """A name as a pattern that also matches it without (or with other) accents and with any spacing."""
+    parts = []
+    for char in fold(name.strip()):
+        if char.isspace():
+            if not parts or parts[-1] != r"\s+":
+                parts.append(r"\s+")
+        else:
+            parts.append(_ACCENT_CLASSES.get(char) or re.escape(char))
+    return "".join(parts)
 
 
 def _course_of(text: str, money: Money, mentions: list[tuple[int, int, str]]) -> str | None:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from courses.selectors import get_course_amounts
 
-from . import message_log
+from . import message_log, turns
 from .adapter import ThreadsAdapter, get_adapter
 from .exceptions import RunTimeout, ThreadsError
 from .locks import release_user_lease, renew_user_lease
@@ -52,11 +52,8 @@ def start_background_turn(turn: Turn, *, texts: Sequence[str]) -> Turn:
             response_id = adapter.start_background(thread_id, [*context_notes(turn), *texts])
     except Exception as exc:
         return fail_turn(turn, exc)  # answered at once; the caller still holds and releases the lease
-    turn.response_id = response_id
-    turn.status = Turn.Status.BACKGROUND
     turn.state = {**turn.state, "rounds": 0}
-    waiting = {"response_id": response_id, "status": turn.status, "state": turn.state, "thread_id": turn.thread_id}
-    if not Turn.objects.filter(pk=turn.pk, status=Turn.Status.RUNNING).update(**waiting):
+    if not turns.hand_to_background(turn, response_id=response_id):
         logger.warning("turn %s was closed by recovery while its background response started", turn.pk)
         adapter.cancel_background(response_id)  # recovery answers the re-queued messages itself
         turn.refresh_from_db()
@@ -85,12 +82,9 @@ def handle_response_event(*, event_type: str, response_id: str, attempt: int = 1
 
 def advance_background_turn(*, turn_id: int, response_id: str, deadline_passed: bool = False) -> Turn | None:
     """Take the turn waiting on `response_id` (once: webhook and check task may race) and move it on."""
-    claimed = Turn.objects.filter(pk=turn_id, status=Turn.Status.BACKGROUND, response_id=response_id).update(
-        status=Turn.Status.RUNNING
-    )
-    if not claimed:
+    turn = turns.resume_background(turn_id=turn_id, response_id=response_id)
+    if turn is None:
         return None
-    turn = Turn.objects.get(pk=turn_id)
     adapter = get_adapter()
     try:
         with tracking_openai_requests(turn):
@@ -98,7 +92,7 @@ def advance_background_turn(*, turn_id: int, response_id: str, deadline_passed: 
     except Exception as exc:
         return _end(fail_turn(turn, exc))
     record_run(turn, step)
-    turn.state = {**step.state, "lease_token": turn.state.get("lease_token", "")}
+    turn.state = step.state
     if step.done:
         second_try = bool(turn.state.get("price_retry"))
         catalogue = get_course_amounts()
@@ -112,11 +106,10 @@ def advance_background_turn(*, turn_id: int, response_id: str, deadline_passed: 
         with tracking_openai_requests(turn):
             adapter.cancel_background(step.response_id)
         return _end(fail_turn(turn, RunTimeout(f"background turn {turn.pk} did not finish by its deadline")))
-    turn.status = Turn.Status.BACKGROUND
-    turn.save()
-    renew_user_lease(turn.user_phone, turn.state.get("lease_token", ""), ttl_s=background_lease_ttl_s(turn))
-    if step.response_id != response_id:
-        _schedule_check(turn)
+    if step.response_id == response_id:  # still working: wait for the same response
+        _wait_for(turn, step.response_id, schedule_check=False)
+    else:
+        _wait_for(turn, step.response_id)
     return turn
 
 
@@ -132,14 +125,20 @@ def _ask_again_in_background(turn: Turn, adapter: ThreadsAdapter, check: PriceCh
     except ThreadsError as exc:
         logger.warning("turn %s: could not ask for a price correction (%s)", turn.pk, exc)
         return False
-    turn.response_id = response_id
     turn.state = {**turn.state, "price_retry": True, "rounds": 0}
-    turn.status = Turn.Status.BACKGROUND
-    turn.save()
-    renew_user_lease(turn.user_phone, turn.state.get("lease_token", ""), ttl_s=background_lease_ttl_s(turn))
-    _schedule_check(turn)
+    _wait_for(turn, response_id)
     logger.info("turn %s asked the model to correct a price (response %s)", turn.pk, response_id)
     return True
+
+
+def _wait_for(turn: Turn, response_id: str, *, schedule_check: bool = True) -> None:
+    """Leave the turn waiting on `response_id`, its lease kept until past its deadline check."""
+    if not turns.hand_to_background(turn, response_id=response_id):
+        logger.warning("turn %s was closed by recovery while it waited on OpenAI", turn.pk)
+        return
+    renew_user_lease(turn.user_phone, turn.lease_token, ttl_s=background_lease_ttl_s(turn))
+    if schedule_check:
+        _schedule_check(turn)
 
 
 def check_background_turn(*, turn_id: int, response_id: str) -> Turn | None:
@@ -154,9 +153,8 @@ def _end(turn: Turn) -> Turn:
     """Let go of the user's lease and take any messages that arrived during the background turn."""
     from .tasks import process_user_messages_task
 
-    token = turn.state.get("lease_token", "")
-    if token:
-        release_user_lease(turn.user_phone, token)
+    if turn.lease_token:
+        release_user_lease(turn.user_phone, turn.lease_token)
     if message_log.has_pending_inbound(turn.user_phone):
         process_user_messages_task.enqueue(turn.user_phone)
     return turn

@@ -121,6 +121,9 @@ class Turn(models.Model):
     )
     error = models.TextField(blank=True, default="")
     state = models.JSONField(default=dict, blank=True, help_text="Engine state kept between webhook steps.")
+    lease_token = models.CharField(
+        max_length=64, blank=True, default="", help_text="The user's lease this turn holds while it is open."
+    )
 
     class Meta:
         db_table = "brenda_turns"

@@ -13,14 +13,13 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from . import message_log
+from . import message_log, turns
 from .locks import is_lease_alive, release_user_lease, take_over_expired_lease
-from .models import Message, Turn
+from .models import OPEN_STATUSES, Message, Turn
 from .outbound import send_pending_outbound
 
 logger = logging.getLogger(__name__)
 
-OPEN_STATUSES = (Turn.Status.RUNNING, Turn.Status.BACKGROUND)
 # A part "sending" for longer than this lost its sender (a Twilio call with its retries is shorter).
 STALE_SENDING_S = 60.0
 
@@ -43,7 +42,7 @@ def recover_turn(*, turn_id: int, report: RecoveryReport | None = None) -> Recov
     turn = Turn.objects.filter(pk=turn_id, status__in=OPEN_STATUSES).first()
     if turn is None:
         return report
-    token = turn.state.get("lease_token", "")
+    token = turn.lease_token
     if is_lease_alive(turn.user_phone, token):
         report.turns_alive.append(turn.pk)
         return report
@@ -57,7 +56,7 @@ def recover_turn(*, turn_id: int, report: RecoveryReport | None = None) -> Recov
         report.turns_alive.append(turn.pk)  # its worker renewed just now: it is alive after all
         return report
     try:
-        if not Turn.objects.filter(pk=turn.pk, status=Turn.Status.RUNNING).update(status=Turn.Status.ABANDONED):
+        if not turns.abandon_turn(turn):
             return report  # another recoverer got there first
         logger.warning("turn %s of %s lost its worker; recovering it", turn.pk, turn.user_phone)
         if turn.messages.filter(direction=Message.Direction.OUTBOUND).exists():
@@ -66,15 +65,11 @@ def recover_turn(*, turn_id: int, report: RecoveryReport | None = None) -> Recov
             # Its worker is dead (its lease lapsed), so a part it left "sending" will not finish.
             message_log.release_stale_sending(older_than_s=0, turn=turn)
             send_pending_outbound(user_phone=turn.user_phone)
-            Turn.objects.filter(pk=turn.pk).update(
-                status=Turn.Status.COMPLETED,
-                finished_at=timezone.now(),
-                error="recovered: reply sent after worker loss",
-            )
+            turns.resolve_abandoned(turn, replied=True)
             report.turns_resent.append(turn.pk)
         else:
             Message.objects.filter(turn=turn, direction=Message.Direction.INBOUND).update(turn=None)
-            Turn.objects.filter(pk=turn.pk).update(finished_at=timezone.now(), error="worker lost; messages re-queued")
+            turns.resolve_abandoned(turn, replied=False)
             report.turns_requeued.append(turn.pk)
     finally:
         if our_token:

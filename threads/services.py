@@ -22,7 +22,7 @@ from django.utils import timezone
 from courses.selectors import get_course_amounts
 from webhooks.formatting import to_whatsapp
 
-from . import message_log, repository
+from . import message_log, repository, turns
 from .adapter import (
     BackgroundStep,
     RunResult,
@@ -111,21 +111,21 @@ def process_user_messages(*, user_phone: str) -> int:
 
 def run_turn(*, user_phone: str, messages: Sequence[Message], lease_token: str) -> Turn | None:
     """Run one turn over `messages`; the caller holds the user's lease (`lease_token`)."""
-    turn = Turn.objects.create(
+    turn = turns.start_turn(
         user_phone=user_phone,
+        lease_token=lease_token,
         engine=settings.OPENAI_ENGINE if is_openai_enabled() else "fallback",
-        state={"lease_token": lease_token},
     )
     claimed = message_log.claim_for_turn(messages, turn)
     if not claimed:
-        turn.delete()
+        turns.discard_turn(turn)
         return None
     _schedule_recovery(turn)
     texts = [text_for_model(m) for m in claimed]
 
     if Contact.objects.filter(pk=user_phone, bot_paused=True).exists():
         Message.objects.filter(pk__in=[m.pk for m in claimed]).update(status=Message.Status.HELD)
-        finish_turn(turn, status=Turn.Status.PAUSED)
+        turns.finish_turn(turn, status=Turn.Status.PAUSED)
         logger.info("bot paused for %s: %d message(s) held for staff", user_phone, len(claimed))
         return turn
 
@@ -166,13 +166,13 @@ def complete_turn(turn: Turn, *, reply: str, origin: str) -> Turn:
         turn.fallback_reason = turn.fallback_reason or "empty_reply"
         turn.error = turn.error or "empty reply from the model"
         reply, origin = fallback_reply(texts=_turn_texts(turn), reason="openai_error"), Message.Origin.FALLBACK
-    if not _still_ours(turn):
+    if not _renew_lease(turn):
         logger.error("turn %s lost its lease before replying; recovery answers instead", turn.pk)
         return turn
     deliver_reply(user_phone=turn.user_phone, text=reply, origin=origin, turn=turn)
     if origin == Message.Origin.FALLBACK:
         turn.fallback_used = True
-    return finish_turn(turn, status=Turn.Status.FALLBACK if turn.fallback_used else Turn.Status.COMPLETED)
+    return turns.finish_turn(turn, status=Turn.Status.FALLBACK if turn.fallback_used else Turn.Status.COMPLETED)
 
 
 def fail_turn(turn: Turn, exc: BaseException, *, texts: Sequence[str] | None = None) -> Turn:
@@ -187,18 +187,6 @@ def fail_turn(turn: Turn, exc: BaseException, *, texts: Sequence[str] | None = N
         logger.error("turn %s for %s failed; answering with the fallback", turn.pk, turn.user_phone, exc_info=exc)
     reply = fallback_reply(texts=list(texts or _turn_texts(turn)), reason=turn.fallback_reason)
     return complete_turn(turn, reply=reply, origin=Message.Origin.FALLBACK)
-
-
-def finish_turn(turn: Turn, *, status: str) -> Turn:
-    """Close the turn with its record, unless recovery closed it meanwhile (its verdict stands)."""
-    turn.status = status
-    turn.finished_at = timezone.now()
-    turn.latency_ms = int((turn.finished_at - turn.started_at).total_seconds() * 1000)
-    fields = [f.attname for f in Turn._meta.concrete_fields if not f.primary_key]
-    still_open = Turn.objects.filter(pk=turn.pk, status__in=(Turn.Status.RUNNING, Turn.Status.BACKGROUND))
-    if not still_open.update(**{name: getattr(turn, name) for name in fields}):
-        logger.warning("turn %s was closed by recovery before it finished", turn.pk)
-    return turn
 
 
 def converse(turn: Turn, *, user_phone: str, texts: list[str], adapter: ThreadsAdapter | None = None) -> RunResult:
@@ -412,9 +400,9 @@ def _turn_texts(turn: Turn) -> list[str]:
     return [text_for_model(m) for m in turn.messages.filter(direction=Message.Direction.INBOUND).order_by("id")]
 
 
-def _still_ours(turn: Turn) -> bool:
-    token = turn.state.get("lease_token", "")
-    return bool(token) and renew_user_lease(turn.user_phone, token, ttl_s=lease_ttl_s())
+def _renew_lease(turn: Turn) -> bool:
+    """Renew the turn's lease; False when it is no longer the turn's (lapsed, or taken by recovery)."""
+    return bool(turn.lease_token) and renew_user_lease(turn.user_phone, turn.lease_token, ttl_s=lease_ttl_s())
 
 
 def _schedule_recovery(turn: Turn) -> None:

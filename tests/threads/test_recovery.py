@@ -32,7 +32,7 @@ def crashed_turn(*texts: str, seconds_ago: int = 5) -> Turn:
         user_phone=PHONE,
         engine="responses",
         started_at=timezone.now() - timedelta(seconds=60 + seconds_ago),
-        state={"lease_token": token},
+        lease_token=token,
     )
     message_log.claim_for_turn(messages, turn)
     return turn
@@ -70,7 +70,7 @@ def test_reply_written_before_the_crash_is_sent_not_regenerated(fake_openai, out
 @pytest.mark.django_db
 def test_live_turns_are_left_alone(fake_openai, outbox):
     turn = crashed_turn("hola")
-    renew_user_lease(PHONE, turn.state["lease_token"], ttl_s=60)  # its worker's heartbeat
+    renew_user_lease(PHONE, turn.lease_token, ttl_s=60)  # its worker's heartbeat
 
     report = recover_turn(turn_id=turn.pk)
 

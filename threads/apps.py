@@ -8,6 +8,7 @@ class ThreadsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks as thread_checks
+        from . import tasks  # noqa: F401  (registers the tasks the services schedule by name)
 
         checks.register(thread_checks.check_assistant_id)
         checks.register(thread_checks.check_background_tasks_backend)

@@ -16,13 +16,9 @@ from django.utils import timezone
 
 from courses.selectors import get_course_amounts
 
-from . import message_log, turns
+from . import message_log, scheduling, turns
 from .adapter import ThreadsAdapter, get_adapter
-from .exceptions import RunTimeout, ThreadsError
-from .locks import release_user_lease, renew_user_lease
-from .models import Turn
-from .pricecheck import PriceCheck, check_catalogue_prices
-from .services import (
+from .answering import (
     background_lease_ttl_s,
     complete_turn,
     context_notes,
@@ -35,6 +31,10 @@ from .services import (
     tracking_openai_requests,
     vet_prices,
 )
+from .exceptions import RunTimeout, ThreadsError
+from .locks import release_user_lease, renew_user_lease
+from .models import Turn
+from .pricecheck import PriceCheck, check_catalogue_prices
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +73,9 @@ def handle_response_event(*, event_type: str, response_id: str, attempt: int = 1
     if turn is not None:
         return advance_background_turn(turn_id=turn.pk, response_id=response_id)
     if attempt < EVENT_ATTEMPTS and not Turn.objects.filter(response_id=response_id).exists():
-        from .tasks import enqueue_later, handle_openai_response_task
-
-        enqueue_later(handle_openai_response_task, EVENT_RETRY_S * attempt, event_type, response_id, attempt + 1)
+        scheduling.run_later(
+            scheduling.HANDLE_OPENAI_RESPONSE, EVENT_RETRY_S * attempt, event_type, response_id, attempt + 1
+        )
     logger.info("no background turn waits for %s (%s): already handled or not known yet", response_id, event_type)
     return None
 
@@ -151,18 +151,14 @@ def check_background_turn(*, turn_id: int, response_id: str) -> Turn | None:
 
 def _end(turn: Turn) -> Turn:
     """Let go of the user's lease and take any messages that arrived during the background turn."""
-    from .tasks import process_user_messages_task
-
     if turn.lease_token:
         release_user_lease(turn.user_phone, turn.lease_token)
     if message_log.has_pending_inbound(turn.user_phone):
-        process_user_messages_task.enqueue(turn.user_phone)
+        scheduling.run_soon(scheduling.PROCESS_USER_MESSAGES, turn.user_phone)
     return turn
 
 
 def _schedule_check(turn: Turn) -> None:
-    from .tasks import check_background_turn_task, enqueue_later
-
     deadline = turn.started_at + timedelta(seconds=settings.OPENAI_RUN_TIMEOUT_S)
     delay = max(1.0, (deadline - timezone.now()).total_seconds())
-    enqueue_later(check_background_turn_task, delay, turn.pk, turn.response_id)
+    scheduling.run_later(scheduling.CHECK_BACKGROUND_TURN, delay, turn.pk, turn.response_id)

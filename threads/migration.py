@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from . import message_log, repository
+from . import message_log, repository, scheduling
 from .adapter import SeedMessage, ThreadsAdapter
 from .locks import acquire_user_lease, release_user_lease
 from .models import engine_for_thread_id
@@ -140,6 +140,4 @@ def migrate_user_thread(*, user_phone: str, adapter: ThreadsAdapter) -> UserMigr
 def _answer_messages_that_waited(user_phone: str) -> None:
     # A message that arrived while we held the lease found it taken and was left to the holder.
     if message_log.has_pending_inbound(user_phone):
-        from .tasks import process_user_messages_task
-
-        process_user_messages_task.enqueue(user_phone)
+        scheduling.run_soon(scheduling.PROCESS_USER_MESSAGES, user_phone)

@@ -12,7 +12,7 @@ from webhooks.backends import OutboundMessage, get_messaging_backend
 from webhooks.exceptions import MessagingError
 from webhooks.formatting import split_message
 
-from . import message_log
+from . import message_log, scheduling
 from .models import Message, Turn
 
 logger = logging.getLogger(__name__)
@@ -78,9 +78,7 @@ def send_pending_outbound(*, user_phone: str) -> int:
 
 
 def _schedule_retry(row: Message, exc: MessagingError) -> None:
-    from .tasks import enqueue_later, send_pending_messages_task
-
     message_log.release_for_retry(row, error_code=exc.code or "")
     delay = RETRY_DELAYS_S[min(row.send_attempts, len(RETRY_DELAYS_S) - 1)]
     logger.warning("sending message %s failed (%s); retrying in %ss", row.pk, exc.code or "temporary", delay)
-    transaction.on_commit(lambda: enqueue_later(send_pending_messages_task, delay, row.user_phone))
+    transaction.on_commit(lambda: scheduling.run_later(scheduling.SEND_PENDING_MESSAGES, delay, row.user_phone))

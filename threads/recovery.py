@@ -13,10 +13,13 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from . import message_log, turns
+from . import message_log, scheduling, turns
+from .answering import lease_ttl_s
+from .background import check_background_turn
 from .locks import is_lease_alive, release_user_lease, take_over_expired_lease
 from .models import OPEN_STATUSES, Message, Turn
 from .outbound import send_pending_outbound
+from .services import process_user_messages
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +36,16 @@ class RecoveryReport:
     turns_alive: list[int] = field(default_factory=list)
 
 
+def check_turn(*, turn_id: int) -> RecoveryReport:
+    """The check scheduled at a turn's start: recover it if its worker is gone, else look again later."""
+    report = recover_turn(turn_id=turn_id)
+    if report.turns_alive:  # its worker is still at it: look again once the lease could lapse
+        scheduling.run_later(scheduling.RECOVER_TURN, lease_ttl_s() + 1, turn_id)
+    return report
+
+
 def recover_turn(*, turn_id: int, report: RecoveryReport | None = None) -> RecoveryReport:
     """Take over one open turn whose worker is gone; a live or finished turn is left alone."""
-    from .background import check_background_turn
-    from .services import lease_ttl_s, process_user_messages
-
     report = report or RecoveryReport()
     turn = Turn.objects.filter(pk=turn_id, status__in=OPEN_STATUSES).first()
     if turn is None:
@@ -81,8 +89,6 @@ def recover_turn(*, turn_id: int, report: RecoveryReport | None = None) -> Recov
 
 def recover_stale_work(*, orphan_age_s: float = 60.0) -> RecoveryReport:
     """Recover every open turn whose worker is gone, then answer inbound messages that no turn took."""
-    from .services import lease_ttl_s, process_user_messages
-
     report = RecoveryReport()
     # A turn younger than one lease cannot have lost it yet.
     started_before = timezone.now() - timedelta(seconds=lease_ttl_s())

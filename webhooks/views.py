@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from twilio.twiml.messaging_response import MessagingResponse
 
 from threads import message_log, repository
+from threads.tasks import handle_openai_response_task, process_user_messages_task
 
 from .models import OpenAIWebhookEvent
 from .serializers import TwilioInboundSerializer, TwilioStatusSerializer, clean_form
@@ -78,8 +79,6 @@ class TwilioInboundView(View):
 
 
 def _enqueue_user_messages(user_phone: str) -> None:
-    from threads.tasks import process_user_messages_task
-
     process_user_messages_task.enqueue(user_phone)
 
 
@@ -156,8 +155,6 @@ def _is_short_text(value: object, limit: int) -> bool:
 
 def _enqueue_response_event(event_id: str, event_type: str, response_id: str) -> None:
     """Enqueue the turn's continuation; if that fails, forget the event so OpenAI's retry gets in."""
-    from threads.tasks import handle_openai_response_task
-
     try:
         handle_openai_response_task.enqueue(event_type, response_id)
     except Exception:

@@ -6,7 +6,8 @@ from tests.fakes.openai import failed, message
 from threads import message_log
 from threads.background import handle_response_event
 from threads.models import Turn
-from threads.services import PRICE_REFERRAL, process_user_messages
+from threads.answering import PRICE_REFERRAL
+from threads.services import process_user_messages
 
 PHONE = "whatsapp:+5215566667777"
 pytestmark = pytest.mark.django_db

@@ -4,9 +4,9 @@ import pytest
 
 from tests.fakes.openai import failed, message
 from threads import message_log
+from threads.answering import PRICE_REFERRAL
 from threads.background import handle_response_event
 from threads.models import Turn
-from threads.answering import PRICE_REFERRAL
 from threads.services import process_user_messages
 
 PHONE = "whatsapp:+5215566667777"

@@ -114,7 +114,7 @@ def measure_calls(*, repeats: int = 3, polls_per_step: int = DEFAULT_POLLS_PER_S
                     OPENAI_BACKGROUND=False,
                     OPENAI_MAX_RETRIES=0,
                     OPENAI_RUN_TIMEOUT_S=30,
-                    MESSAGING_BACKEND="webhooks.backends.LocmemBackend",
+                    MESSAGING_BACKEND="messaging.backends.LocmemBackend",
                     TASKS={"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}},
                 ),
                 fast_polling(),

@@ -135,7 +135,7 @@ def service_settings(base_url: str) -> Iterator[None]:
         OPENAI_BACKGROUND=False,
         OPENAI_MAX_RETRIES=0,
         OPENAI_RUN_TIMEOUT_S=30,
-        MESSAGING_BACKEND="webhooks.backends.LocmemBackend",
+        MESSAGING_BACKEND="messaging.backends.LocmemBackend",
         TASKS={"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}},
     ):
         yield
@@ -470,8 +470,8 @@ def measure_pricecheck(prices, courses, *, repeats: int = 5, min_time_s: float =
     `check_catalogue_prices`): with `courses=`, so an amount next to a course's name must be one
     of that course's; the catalogue-wide check (no `courses=`) is timed too.
     """
+    from messaging.formatting import to_whatsapp
     from threads.pricecheck import check_prices, remove_wrong_amounts
-    from webhooks.formatting import to_whatsapp
 
     good = check_prices(REPLY, prices, courses=courses)
     bad = check_prices(WRONG_REPLY, prices, courses=courses)

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_tasks_db",
     "courses",
+    "messaging",
     "threads",
     "webhooks",
 ]
@@ -215,7 +216,7 @@ TWILIO_TIMEOUT_S = env.float("TWILIO_TIMEOUT_S", default=10.0)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
 # Twilio when its credentials are set, the console otherwise (like Django's console e-mail backend).
 _DEFAULT_MESSAGING_BACKEND = "TwilioBackend" if TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN else "ConsoleBackend"
-MESSAGING_BACKEND = env.str("MESSAGING_BACKEND", default="") or f"webhooks.backends.{_DEFAULT_MESSAGING_BACKEND}"
+MESSAGING_BACKEND = env.str("MESSAGING_BACKEND", default="") or f"messaging.backends.{_DEFAULT_MESSAGING_BACKEND}"
 
 # --- REST framework ---------------------------------------------------------
 REST_FRAMEWORK = {

@@ -4,8 +4,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from messaging import backends
 from tests.fakes.openai import FakeOpenAI
-from webhooks import backends
 
 
 def pytest_collection_modifyitems(config, items):
@@ -19,7 +19,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def outbox(settings):
     """Send replies to the in-memory backend and return its outbox (emptied)."""
-    settings.MESSAGING_BACKEND = "webhooks.backends.LocmemBackend"
+    settings.MESSAGING_BACKEND = "messaging.backends.LocmemBackend"
     backends.outbox.clear()
     yield backends.outbox
     backends.outbox.clear()
@@ -53,7 +53,7 @@ def worker_env(settings, fake_openai) -> dict:
         "OPENAI_BASE_URL": settings.OPENAI_BASE_URL,
         "OPENAI_ENGINE": "responses",
         "OPENAI_MAX_RETRIES": "0",
-        "MESSAGING_BACKEND": "webhooks.backends.ConsoleBackend",
+        "MESSAGING_BACKEND": "messaging.backends.ConsoleBackend",
     }
 
 

@@ -7,8 +7,8 @@ import pytest
 from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
 
+from messaging import backends
 from threads.models import Contact, Message, OaThreadMap, Turn
-from webhooks import backends
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -96,7 +96,7 @@ def click_and_wait(browser, selector: str) -> None:
 def test_staff_member_reads_pauses_replies_resets_and_sees_stats(browser, live_server, conversation, settings):
     from selenium.webdriver.common.by import By
 
-    settings.MESSAGING_BACKEND = "webhooks.backends.LocmemBackend"
+    settings.MESSAGING_BACKEND = "messaging.backends.LocmemBackend"
     backends.outbox.clear()
     get_user_model().objects.create_superuser("staff", "staff@example.com", "a-long-staff-password-1")
 

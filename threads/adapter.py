@@ -19,7 +19,15 @@ import openai
 from django.conf import settings
 
 from .engines.assistants import AssistantsEngine
-from .engines.base import BackgroundStep, BaseEngine, ModelConfig, RunHandle, SeedMessage, translate_errors
+from .engines.base import (
+    BackgroundStep,
+    BaseEngine,
+    ModelConfig,
+    RunHandle,
+    SeedMessage,
+    carrying_usage,
+    translate_errors,
+)
 from .engines.responses import ResponsesEngine
 from .exceptions import EngineError, OpenAINotConfigured, RunFailed, ThreadsError
 from .pricing import Usage
@@ -114,10 +122,11 @@ class ThreadsAdapter:
         for text in texts:
             self.add_user_message(thread_id, text, deadline=deadline)
         handle = self.start_run(thread_id, deadline=deadline)
-        handle = self.wait_for_run(handle, deadline=deadline)
-        text = self.get_last_assistant_message(handle, deadline=deadline)
-        if not text.strip():
-            raise RunFailed(f"run {handle.run_id} produced an empty answer")
+        with carrying_usage(handle, default_model=self.model):
+            handle = self.wait_for_run(handle, deadline=deadline)
+            text = self.get_last_assistant_message(handle, deadline=deadline)
+            if not text.strip():
+                raise RunFailed(f"run {handle.run_id} produced an empty answer")
         logger.info(
             "turn on %s (%s) done: %s, %d tool calls, %d requests, %d ms",
             thread_id,

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from courses.selectors import get_course_amounts
-from webhooks.formatting import to_whatsapp
+from messaging.formatting import to_whatsapp
 
 from . import message_log, repository, scheduling, turns
 from .adapter import BackgroundStep, RunResult, SeedMessage, ThreadsAdapter, count_openai_requests, get_adapter
@@ -40,6 +40,10 @@ PRICE_REFERRAL = "Para darte el precio exacto, escribe **precios** o el nombre d
 # Price checks after which the user did not receive the model's reply as written.
 CUT_ACTIONS = frozenset({"removed", "replaced"})
 PRICE_CONTEXT_CHARS = 1600
+# Cuts of wrong amounts tried before the reply is replaced by the rule-based answer.
+MAX_CUTS = 3
+# Seconds a turn must have left for the model's price correction to be worth starting.
+MIN_CORRECTION_S = 5.0
 # A turn's model until the run reports it: a legacy assistant picks its own.
 REMOTE_ASSISTANT_MODEL = "(assistant)"
 
@@ -83,6 +87,7 @@ def fail_turn(turn: Turn, exc: BaseException, *, texts: Sequence[str] | None = N
     turn.fallback_used = True
     turn.fallback_reason = _fallback_reason(exc)
     turn.error = f"{type(exc).__name__}: {exc}"[:500]
+    add_failed_usage(turn, exc)
     if isinstance(exc, ThreadsError):
         # Ours already say what failed; the chained SDK error could echo part of the API key.
         logger.error("turn %s for %s failed (%s); answering with the fallback", turn.pk, turn.user_phone, turn.error)
@@ -113,7 +118,11 @@ def converse(turn: Turn, *, user_phone: str, texts: list[str], adapter: ThreadsA
         record_run(turn, again)
         return again.text
 
-    return dataclasses.replace(result, text=vet_prices(turn, result.text, ask_again=ask_again))
+    # A correction started with too little time left could outlive the turn and leave the
+    # conversation busy for the user's next message: then the wrong amounts are cut instead.
+    time_for_correction = deadline - time.monotonic() >= MIN_CORRECTION_S
+    text = vet_prices(turn, result.text, ask_again=ask_again if time_for_correction else None)
+    return dataclasses.replace(result, text=text)
 
 
 def vet_prices(
@@ -145,15 +154,30 @@ def vet_prices(
         try:
             corrected = ask_again(price_correction_note(check))
         except ThreadsError as exc:
+            add_failed_usage(turn, exc)
             logger.warning("turn %s: the price correction failed (%s); cutting the wrong amounts", turn.pk, exc)
         else:
             return vet_prices(turn, corrected, second_try=True, catalogue=catalogue)
-    return cut_wrong_prices(turn, text, check)
+    return cut_wrong_prices(turn, text, check, catalogue=catalogue)
 
 
-def cut_wrong_prices(turn: Turn, text: str, check: PriceCheck) -> str:
-    """Remove what the model got wrong about money; the rule-based answer when nothing else is left."""
-    kept = remove_wrong_amounts(text, check.wrong).strip()
+def cut_wrong_prices(
+    turn: Turn, text: str, check: PriceCheck, *, catalogue: dict[str, set[tuple[Decimal, str]]]
+) -> str:
+    """Remove what the model got wrong about money; the rule-based answer when nothing sound is left.
+
+    What is left is checked again: a cut can take away the course name that made a remaining
+    amount right ("Te recomiendo A. B trae un bono de $X. Su precio es $Y").
+    """
+    kept = text
+    for _ in range(MAX_CUTS):
+        kept = remove_wrong_amounts(kept, check.wrong).strip()
+        recheck = check_catalogue_prices(kept, catalogue)
+        if recheck.ok:
+            break
+        check = PriceCheck(found=check.found, wrong=[*check.wrong, *recheck.wrong])
+    else:
+        kept = ""
     if kept:
         record_price_check(turn, check, action="removed")
         return f"{kept}\n\n{PRICE_REFERRAL}"
@@ -224,6 +248,12 @@ def record_run(turn: Turn, result: RunResult | BackgroundStep) -> None:
     turn.response_id = result.response_id
     turn.tool_calls = [*turn.tool_calls, *result.tool_calls]
     add_usage(turn, result.usage, model=result.model)
+
+
+def add_failed_usage(turn: Turn, exc: BaseException) -> None:
+    """Add what a failed run had used before it failed (OpenAI bills it all the same)."""
+    if isinstance(exc, ThreadsError) and exc.usage:
+        add_usage(turn, exc.usage, model=exc.model)
 
 
 def add_usage(turn: Turn, usage: Usage, *, model: str) -> None:

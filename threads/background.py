@@ -19,6 +19,8 @@ from courses.selectors import get_course_amounts
 from . import message_log, scheduling, turns
 from .adapter import ThreadsAdapter, get_adapter
 from .answering import (
+    MIN_CORRECTION_S,
+    add_failed_usage,
     background_lease_ttl_s,
     complete_turn,
     context_notes,
@@ -90,22 +92,23 @@ def advance_background_turn(*, turn_id: int, response_id: str, deadline_passed: 
         with tracking_openai_requests(turn):
             step = adapter.resume_background(response_id, state=turn.state)
     except Exception as exc:
-        return _end(fail_turn(turn, exc))
+        return _end(_send_first_reply(turn, exc) or fail_turn(turn, exc))
     record_run(turn, step)
     turn.state = step.state
     if step.done:
         second_try = bool(turn.state.get("price_retry"))
         catalogue = get_course_amounts()
-        if not second_try and not deadline_passed:
+        if not second_try and not deadline_passed and _time_left_s(turn) >= MIN_CORRECTION_S:
             check = check_catalogue_prices(step.text, catalogue)
-            if not check.ok and _ask_again_in_background(turn, adapter, check):
+            if not check.ok and _ask_again_in_background(turn, adapter, check, reply=step.text):
                 return turn
         text = vet_prices(turn, step.text, second_try=second_try, catalogue=catalogue)
         return _end(complete_turn(turn, reply=text, origin=reply_origin(turn)))
     if deadline_passed:
         with tracking_openai_requests(turn):
             adapter.cancel_background(step.response_id)
-        return _end(fail_turn(turn, RunTimeout(f"background turn {turn.pk} did not finish by its deadline")))
+        timeout = RunTimeout(f"background turn {turn.pk} did not finish by its deadline")
+        return _end(_send_first_reply(turn, timeout) or fail_turn(turn, timeout))
     if step.response_id == response_id:  # still working: wait for the same response
         _wait_for(turn, step.response_id, schedule_check=False)
     else:
@@ -113,22 +116,40 @@ def advance_background_turn(*, turn_id: int, response_id: str, deadline_passed: 
     return turn
 
 
-def _ask_again_in_background(turn: Turn, adapter: ThreadsAdapter, check: PriceCheck) -> bool:
+def _ask_again_in_background(turn: Turn, adapter: ThreadsAdapter, check: PriceCheck, *, reply: str) -> bool:
     """Start the model's one chance to correct a wrong price as the turn's next background response.
 
-    Return False (the caller cuts the wrong amounts instead) when it cannot be started.
+    The first `reply` is kept: if the correction fails or runs out of time, it is sent with its
+    wrong amounts cut, as in a synchronous turn. Return False (the caller cuts the wrong amounts
+    at once) when the correction cannot be started.
     """
-    record_price_check(turn, check, action="asked_again")
     try:
         with tracking_openai_requests(turn):
             response_id = adapter.start_background(turn.thread_id, [price_correction_note(check)])
     except ThreadsError as exc:
         logger.warning("turn %s: could not ask for a price correction (%s)", turn.pk, exc)
         return False
-    turn.state = {**turn.state, "price_retry": True, "rounds": 0}
+    record_price_check(turn, check, action="asked_again")
+    turn.state = {**turn.state, "price_retry": True, "first_reply": reply, "rounds": 0}
     _wait_for(turn, response_id)
     logger.info("turn %s asked the model to correct a price (response %s)", turn.pk, response_id)
     return True
+
+
+def _send_first_reply(turn: Turn, exc: BaseException) -> Turn | None:
+    """After a failed price correction, answer with the first reply, its wrong amounts cut; None if there was none."""
+    first = turn.state.get("first_reply") if turn.state.get("price_retry") else None
+    if not first:
+        return None
+    add_failed_usage(turn, exc)
+    turn.error = f"price correction failed: {type(exc).__name__}: {exc}"[:500]
+    logger.warning("turn %s: the price correction failed (%s); sending the first reply, cut", turn.pk, exc)
+    return complete_turn(turn, reply=vet_prices(turn, first), origin=reply_origin(turn))
+
+
+def _time_left_s(turn: Turn) -> float:
+    deadline = turn.started_at + timedelta(seconds=settings.OPENAI_RUN_TIMEOUT_S)
+    return (deadline - timezone.now()).total_seconds()
 
 
 def _wait_for(turn: Turn, response_id: str, *, schedule_check: bool = True) -> None:
@@ -159,6 +180,5 @@ def _end(turn: Turn) -> Turn:
 
 
 def _schedule_check(turn: Turn) -> None:
-    deadline = turn.started_at + timedelta(seconds=settings.OPENAI_RUN_TIMEOUT_S)
-    delay = max(1.0, (deadline - timezone.now()).total_seconds())
+    delay = max(1.0, _time_left_s(turn))
     scheduling.run_later(scheduling.CHECK_BACKGROUND_TURN, delay, turn.pk, turn.response_id)

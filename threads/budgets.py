@@ -5,6 +5,10 @@ checked before a turn asks the model, against the turn records of the rolling la
 so they hold across processes and hosts. A turn whose cost is unknown (a model with no price)
 counts as a turn but adds nothing to the dollars. Staff lift a user's limits by starting their
 count afresh (`Contact.limits_reset_at`); the deployment's limit cannot be lifted per user.
+
+The dollar limits are checked before a turn and count finished turns: turns already at work
+when the limit is reached finish, so the spend can pass a limit by what those cost (a user
+has one turn at a time; the deployment, one per busy user).
 """
 
 import logging

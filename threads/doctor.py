@@ -21,8 +21,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from courses.selectors import active_courses
-from webhooks.backends import STATUS_CALLBACK_PATH
-from webhooks.checks import is_valid_public_base_url
+from messaging.backends import STATUS_CALLBACK_PATH, is_valid_public_base_url
 
 from .adapter import ENGINES, get_adapter, get_model_shutdown_date, get_openai_client, is_openai_enabled
 from .exceptions import ThreadsError

@@ -1,8 +1,20 @@
 """Errors of the conversation side: the OpenAI engines, the adapter and the turn service."""
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .pricing import Usage
+
 
 class ThreadsError(Exception):
-    """Base class of errors raised by the threads app."""
+    """Base class of errors raised by the threads app.
+
+    A run that fails after OpenAI did some work carries what it used (`usage`, `model`), so the
+    turn's tokens and cost, and the budgets, count it.
+    """
+
+    usage: "Usage | None" = None
+    model: str = ""
 
 
 class OpenAINotConfigured(ThreadsError):

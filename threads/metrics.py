@@ -110,7 +110,7 @@ def collect_metrics() -> list[MetricFamily]:
         MetricFamily(
             "brenda_turns_unpriced_total",
             "counter",
-            "Turns with a model but no cost: the model has no price (OPENAI_PRICES) or reported no usage.",
+            "Finished turns with a model but no cost: the model has no price (OPENAI_PRICES) or reported no usage.",
             [Sample("brenda_turns_unpriced_total", totals["unpriced"])],
         ),
         MetricFamily(
@@ -137,7 +137,7 @@ def _turn_totals() -> dict:
         latency_count=Count("pk", filter=answered),
         latency_sum_ms=Sum("latency_ms", filter=answered),
         cost_usd_sum=Sum("cost_usd"),
-        unpriced=Count("pk", filter=~Q(model="") & Q(cost_usd__isnull=True)),
+        unpriced=Count("pk", filter=~Q(model="") & Q(cost_usd__isnull=True) & ~Q(status__in=OPEN_STATUSES)),
     )
 
 

@@ -8,9 +8,9 @@ import logging
 
 from django.db import transaction
 
-from webhooks.backends import OutboundMessage, get_messaging_backend
-from webhooks.exceptions import MessagingError
-from webhooks.formatting import split_message
+from messaging.backends import OutboundMessage, get_messaging_backend
+from messaging.exceptions import MessagingError
+from messaging.formatting import split_message
 
 from . import message_log, scheduling
 from .models import Message, Turn
@@ -26,7 +26,7 @@ def deliver_reply(
 ) -> list[Message]:
     """Store the reply's parts (split at Twilio's limit) and send them in order; return the stored messages.
 
-    `text` is WhatsApp-formatted already (`webhooks.formatting.to_whatsapp` turns the model's
+    `text` is WhatsApp-formatted already (`messaging.formatting.to_whatsapp` turns the model's
     Markdown into it); staff and the fallback responder write that way themselves.
     """
     thread_id = turn.thread_id if turn else ""

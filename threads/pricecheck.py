@@ -18,6 +18,8 @@ from itertools import pairwise
 
 from courses.text import fold
 
+# Where a sentence ends, for which course names share an amount's sentence.
+_SENTENCE_MARKS = (". ", "! ", "? ", "\n")
 # A course name's letters as they may be written in a reply (case is ignored by the pattern).
 _ACCENT_CLASSES = {"a": "[aáàäâã]", "e": "[eéèëê]", "i": "[iíìïî]", "o": "[oóòöôõ]", "u": "[uúùüû]", "n": "[nñ]"}
 # Shorter course names ("IA") would be found inside ordinary words.
@@ -197,20 +199,20 @@ def check_prices(
 
     An amount with a currency must match a price in that currency; a bare "$" amount may match
     a price in any currency, since "$" is how both pesos and dollars are written. With `courses`
-    (course name → its own amounts), an amount on the same line as a course's name must be one
-    of that course's: "IA generativa para marketing: $3,990 MXN" is wrong even though another
-    course costs 3,990. The nearest name before the amount counts, else the first after it.
+    (course name → its own amounts), an amount next to a course's name must be one of that
+    course's: "IA generativa para marketing: $3,990 MXN" is wrong even though another course
+    costs 3,990 (see `_courses_of` for which names count as next to it).
     """
     exact, amounts = _index_prices(prices)
     found = find_money(text)
     mentions = _course_mentions(text, courses) if courses and found else []
     wrong = []
-    indexed: dict[str | None, tuple[set[tuple[Decimal, str]], set[Decimal]]] = {None: (exact, amounts)}
+    indexed: dict[tuple[str, ...], tuple[set[tuple[Decimal, str]], set[Decimal]]] = {(): (exact, amounts)}
     for money in found:
-        course = _course_of(text, money, mentions)
-        if course not in indexed:
-            indexed[course] = _index_prices(courses[course])
-        if not _is_price(money, *indexed[course]):
+        named = _courses_of(text, money, mentions)
+        if named not in indexed:
+            indexed[named] = _index_prices([amount for name in named for amount in courses[name]])
+        if not _is_price(money, *indexed[named]):
             wrong.append(money)
     return PriceCheck(found=found, wrong=wrong)
 
@@ -416,18 +418,25 @@ def _loose(name: str) -> str:
     return "".join(parts)
 
 
-def _course_of(text: str, money: Money, mentions: list[tuple[int, int, str]]) -> str | None:
-    """The course an amount speaks of: the nearest name before it on its line, else the first after it."""
+def _courses_of(text: str, money: Money, mentions: list[tuple[int, int, str]]) -> tuple[str, ...]:
+    """The courses an amount may speak of; empty when no course is named near it.
+
+    The nearest name before it in its paragraph ("**Curso X**\n- Precio: $…" puts the name a
+    line above), plus every name earlier in its own sentence ("el primero cuesta $2,990 y el
+    segundo $4,590" compares two); with none before it, the first name after it on its line.
+    """
     if not mentions:
-        return None
-    line_start = text.rfind("\n", 0, money.start) + 1
+        return ()
+    block_start = text.rfind("\n\n", 0, money.start) + 1
+    before = [(start, name) for start, end, name in mentions if block_start <= start and end <= money.start]
+    if before:
+        sentence_start = max(text.rfind(mark, 0, money.start) for mark in _SENTENCE_MARKS) + 1
+        in_sentence = [name for start, name in before if start >= sentence_start]
+        return tuple(dict.fromkeys([before[-1][1], *in_sentence]))
     line_end = text.find("\n", money.end)
     line_end = len(text) if line_end == -1 else line_end
-    before = [name for start, end, name in mentions if line_start <= start and end <= money.start]
-    if before:
-        return before[-1]
     after = [name for start, end, name in mentions if money.end <= start and end <= line_end]
-    return after[0] if after else None
+    return (after[0],) if after else ()
 
 
 def _is_price(money: Money, exact: set[tuple[Decimal, str]], amounts: set[Decimal]) -> bool:

@@ -63,7 +63,7 @@ class Usage:
             return cls()
         input_tokens = _int(getattr(usage, "input_tokens", None) or getattr(usage, "prompt_tokens", None))
         output_tokens = _int(getattr(usage, "output_tokens", None) or getattr(usage, "completion_tokens", None))
-        input_details = getattr(usage, "input_tokens_details", None) or getattr(usage, "prompt_token_details", None)
+        input_details = getattr(usage, "input_tokens_details", None) or getattr(usage, "prompt_tokens_details", None)
         output_details = getattr(usage, "output_tokens_details", None) or getattr(
             usage, "completion_tokens_details", None
         )

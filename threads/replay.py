@@ -184,7 +184,8 @@ def load_log_conversations(*, user_phone: str, since: dt.date | None = None) -> 
     """Return the user's inbound messages from the message log as one conversation, oldest first.
 
     `since` is a local date (TIME_ZONE). Messages without text (a photo, a voice note) are
-    skipped: replay sends text only. No messages at all raises ReplayError.
+    skipped: replay sends text only. Only the newest MAX_MESSAGES are replayed, so a long
+    history cannot run up a bill by accident. No messages at all raises ReplayError.
     """
     messages = Message.objects.filter(
         user_phone=user_phone, direction=Message.Direction.INBOUND, origin=Message.Origin.USER
@@ -192,7 +193,7 @@ def load_log_conversations(*, user_phone: str, since: dt.date | None = None) -> 
     if since is not None:
         messages = messages.filter(created_at__gte=timezone.make_aware(dt.datetime.combine(since, dt.time.min)))
     texts = [body.strip() for body in messages.order_by("created_at", "id").values_list("body", flat=True)]
-    texts = [text for text in texts if text]
+    texts = [text for text in texts if text][-MAX_MESSAGES:]
     if not texts:
         after = f" since {since.isoformat()}" if since else ""
         raise ReplayError(f"No text messages from {user_phone}{after} in the message log.")

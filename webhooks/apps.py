@@ -4,12 +4,11 @@ from django.core import checks
 
 class WebhooksConfig(AppConfig):
     name = "webhooks"
-    verbose_name = "Webhooks and messaging"
+    verbose_name = "Webhooks"
 
     def ready(self) -> None:
         from . import checks as webhook_checks
 
         checks.register(webhook_checks.check_twilio_signature_validation, checks.Tags.security)
         checks.register(webhook_checks.check_public_base_url)
-        checks.register(webhook_checks.check_twilio_credentials)
         checks.register(webhook_checks.check_background_webhook_secret)

@@ -1,13 +1,14 @@
 """System checks of the webhooks' configuration (`manage.py check`), with stable ids.
 
 They catch what would otherwise show up as every webhook failing: a forged-request hole, a
-signed URL that can never match, half a Twilio account, background turns that never resume.
+signed URL that can never match, background turns that never resume. Half a Twilio account
+(`webhooks.W003`, same id) is checked with the backends, in `messaging/checks.py`.
 """
-
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
+
+from messaging.backends import is_valid_public_base_url
 
 
 def check_twilio_signature_validation(app_configs=None, **kwargs) -> list[CheckMessage]:
@@ -31,45 +32,6 @@ def check_public_base_url(app_configs=None, **kwargs) -> list[CheckMessage]:
             f"PUBLIC_BASE_URL {value!r} is not an http(s)://host[/path] URL.",
             hint="Set it to the external URL Twilio calls, without query or fragment, e.g. https://brenda.example.com.",
             id="webhooks.E002",
-        )
-    ]
-
-
-def is_valid_public_base_url(value: str) -> bool:
-    """Tell whether `value` is `http(s)://host[:port][/path]`, with no credentials, query or fragment."""
-    if any(c.isspace() for c in value):
-        return False
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        return False
-    return (
-        parts.scheme in ("http", "https")
-        and bool(parts.hostname)
-        and "@" not in parts.netloc
-        and not parts.query
-        and not parts.fragment
-        and "?" not in value
-        and "#" not in value
-    )
-
-
-def check_twilio_credentials(app_configs=None, **kwargs) -> list[CheckMessage]:
-    values = {
-        "TWILIO_ACCOUNT_SID": settings.TWILIO_ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": settings.TWILIO_AUTH_TOKEN,
-        "TWILIO_PHONE_NUMBER": settings.TWILIO_PHONE_NUMBER,
-    }
-    missing = [name for name, value in values.items() if not value]
-    if not missing or len(missing) == len(values):
-        return []
-    return [
-        Warning(
-            f"Twilio is half configured: {', '.join(missing)} missing.",
-            hint="Set all of TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_PHONE_NUMBER, or none "
-            "(replies then go to the console backend).",
-            id="webhooks.W003",
         )
     ]
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def twilio(settings):
-    settings.MESSAGING_BACKEND = "webhooks.backends.TwilioBackend"
+    settings.MESSAGING_BACKEND = "messaging.backends.TwilioBackend"
     settings.TWILIO_ACCOUNT_SID = SID
     settings.TWILIO_AUTH_TOKEN = "token-outbound-test"
     settings.TWILIO_PHONE_NUMBER = "whatsapp:+14155238886"

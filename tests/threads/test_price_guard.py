@@ -171,3 +171,44 @@ def test_a_passed_check_adds_no_note_to_the_next_turn(fake_openai, outbox, demo_
     say("¿y cuándo empieza?")
 
     assert [item["content"] for item in model_inputs(fake_openai)[-1]] == ["¿y cuándo empieza?"]
+
+
+def test_what_is_left_after_a_cut_is_checked_again(fake_openai, outbox, demo_catalogue):
+    # Cutting the bonus sentence leaves "$3,990 MXN" right after the marketing course's name.
+    reply = (
+        "Te recomiendo IA generativa para marketing. También está Automatización con IA para PyMEs, "
+        "con un bono valorado en $9,999 MXN. Su precio es $3,990 MXN."
+    )
+    fake_openai.script([message(reply), message(reply)])
+
+    turn = say()
+
+    assert "9,999" not in outbox[-1].body and "3,990" not in outbox[-1].body
+    assert turn.price_checks[-1]["action"] in ("removed", "replaced")
+
+
+def test_no_correction_is_started_without_time_for_it(settings, fake_openai, outbox, demo_catalogue):
+    settings.OPENAI_RUN_TIMEOUT_S = 4  # under MIN_CORRECTION_S
+    fake_openai.script([message(WRONG)])
+
+    turn = say()
+
+    assert len(model_inputs(fake_openai)) == 1
+    assert [check["action"] for check in turn.price_checks] == ["removed"]
+    assert "3,990" not in outbox[-1].body
+
+
+def test_a_failed_background_correction_sends_the_first_reply_cut(settings, fake_openai, outbox, demo_catalogue):
+    settings.OPENAI_BACKGROUND = True
+    fake_openai.script([message(WRONG), failed()])
+    say()
+    turn = Turn.objects.get(user_phone=PHONE)
+    for _ in range(2):
+        turn.refresh_from_db()
+        event = fake_openai.complete_background(turn.response_id)
+        handle_response_event(event_type=event["type"], response_id=turn.response_id)
+
+    turn.refresh_from_db()
+    assert [m.body for m in outbox] == [f"¿Te lo aparto?\n\n{PRICE_REFERRAL.replace('**', '*')}"]
+    assert [check["action"] for check in turn.price_checks] == ["asked_again", "removed"]
+    assert turn.error.startswith("price correction failed: RunFailed")

@@ -332,6 +332,24 @@ def test_each_amount_belongs_to_the_nearest_course_named_before_it_on_its_line()
     assert check_prices(text, ALL_AMOUNTS, courses=COURSES).ok
 
 
-def test_an_amount_with_no_course_on_its_line_may_be_any_catalogue_amount():
-    text = "IA generativa para marketing es ideal para ti.\nLos precios van de $3,990 a $4,590 MXN."
+def test_a_course_named_on_the_line_above_its_price_counts():
+    check = check_prices("**IA generativa para marketing**\n- Precio: $3,990 MXN", ALL_AMOUNTS, courses=COURSES)
+    assert [money.text for money in check.wrong] == ["$3,990 MXN"]
+
+
+def test_a_new_paragraph_forgets_the_course_named_before():
+    text = "IA generativa para marketing es ideal.\n\nOtro curso cuesta $3,990 MXN."
     assert check_prices(text, ALL_AMOUNTS, courses=COURSES).ok
+
+
+def test_a_sentence_comparing_two_courses_may_quote_either_price():
+    text = (
+        "Si ya tomaste Automatización con IA para PyMEs, te sugiero IA generativa para marketing; "
+        "el primero cuesta $3,990 MXN y el segundo $4,590 MXN."
+    )
+    assert check_prices(text, ALL_AMOUNTS, courses=COURSES).ok
+
+
+def test_swapped_prices_in_a_list_are_wrong():
+    text = "- IA generativa para marketing: $3,990 MXN\n- Automatización con IA para PyMEs: $4,590 MXN"
+    assert len(check_prices(text, ALL_AMOUNTS, courses=COURSES).wrong) == 2

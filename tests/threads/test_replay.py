@@ -76,7 +76,7 @@ def response_bodies(fake) -> list[dict]:
 @pytest.fixture
 def twilio(settings):
     """Twilio configured as the messaging backend, with every HTTP call through `requests` intercepted."""
-    settings.MESSAGING_BACKEND = "webhooks.backends.TwilioBackend"
+    settings.MESSAGING_BACKEND = "messaging.backends.TwilioBackend"
     settings.TWILIO_ACCOUNT_SID = "AC" + "1" * 32
     settings.TWILIO_AUTH_TOKEN = "token-replay-test"
     settings.TWILIO_PHONE_NUMBER = "whatsapp:+14155238886"
@@ -377,7 +377,7 @@ class TestConfiguration:
 
 class TestNothingIsSent:
     def test_no_twilio_call_no_rows_and_no_mapping(self, fake_openai, twilio, outbox, demo_catalogue, settings):
-        settings.MESSAGING_BACKEND = "webhooks.backends.TwilioBackend"
+        settings.MESSAGING_BACKEND = "messaging.backends.TwilioBackend"
         inbound(PHONE, "Hola, busco un curso de Python")
         inbound(PHONE, "¿Cuánto cuesta?")
         messages_before = Message.objects.count()
@@ -412,3 +412,17 @@ class TestNothingIsSent:
         assert second["cleanup_errors"] == []
         assert "NOT DELETED" in err and left_behind in err
         assert report["summary"]["turns"] == 2
+
+
+def test_replay_from_the_log_takes_only_the_newest_messages(db):
+    from threads import message_log as log
+    from threads.replay import MAX_MESSAGES, load_log_conversations
+
+    phone = "whatsapp:+5215512349999"
+    for number in range(MAX_MESSAGES + 5):
+        log.record_inbound(user_phone=phone, twilio_sid=f"SMcap{number:028d}", body=f"mensaje {number}")
+
+    (conversation,) = load_log_conversations(user_phone=phone)
+
+    assert len(conversation.messages) == MAX_MESSAGES
+    assert conversation.messages[-1] == f"mensaje {MAX_MESSAGES + 4}" and conversation.messages[0] == "mensaje 5"

@@ -7,12 +7,12 @@ import pytest
 import responses as responses_lib
 from django.core.management import call_command
 
+from messaging.formatting import WHATSAPP_LIMIT
 from tests.fakes.openai import function_call, message
 from threads import message_log, repository
 from threads.locks import acquire_user_lease, release_user_lease
 from threads.models import Contact, Message, Turn
 from threads.services import process_user_messages
-from webhooks.formatting import WHATSAPP_LIMIT
 
 PHONE = "whatsapp:+5215512345678"
 pytestmark = pytest.mark.django_db
@@ -218,7 +218,7 @@ def test_media_message_gets_a_polite_note(fake_openai, outbox):
 
 @responses_lib.activate
 def test_twilio_permanent_failure_is_recorded_and_the_turn_still_completes(fake_openai, settings):
-    settings.MESSAGING_BACKEND = "webhooks.backends.TwilioBackend"
+    settings.MESSAGING_BACKEND = "messaging.backends.TwilioBackend"
     settings.TWILIO_ACCOUNT_SID = "AC" + "0" * 32
     settings.TWILIO_AUTH_TOKEN = "token-test"
     settings.TWILIO_PHONE_NUMBER = "whatsapp:+14155238886"

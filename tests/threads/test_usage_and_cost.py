@@ -166,3 +166,30 @@ def test_tool_outputs_are_utf8_json_and_safe_from_lone_surrogates(fake_openai, o
     assert "válido" in outputs[0] and "\\u00" not in outputs[0]
     assert json.loads(outputs[0])["id_course"] == "curso-\ufffd"
     assert Message.objects.filter(direction="out").count() == 1
+
+
+def test_a_failed_turn_still_records_what_it_used(settings, fake_openai, outbox, demo_catalogue):
+    settings.OPENAI_MAX_TOOL_ROUNDS = 1
+    fake_openai.script([function_call("buscar_curso", {"name": "marketing"})] * 2)
+    fake_openai.script_usage([usage(2000, 0, 100, 0), usage(3000, 0, 100, 0)])
+
+    turn = say("marketing")
+
+    assert turn.fallback_used and turn.fallback_reason == "openai_error"
+    assert (turn.input_tokens, turn.output_tokens) == (5000, 200)
+    assert turn.cost_usd == cost_usd("gpt-6-luna", Usage(5000, 0, 200, 0))
+
+
+def test_usage_reads_the_assistants_and_chat_field_names():
+    class Details:
+        cached_tokens = 80
+        reasoning_tokens = 5
+
+    class RunUsage:
+        prompt_tokens = 100
+        completion_tokens = 20
+        prompt_tokens_details = Details()
+        completion_tokens_details = Details()
+
+    assert Usage.from_api(RunUsage()) == Usage(100, 80, 20, 5)
+    assert Usage.from_api(None) == Usage()

@@ -1,4 +1,7 @@
-"""The webhooks app's system checks: each id fires on its misconfiguration, and only then."""
+"""The webhooks app's system checks: each id fires on its misconfiguration, and only then.
+
+`webhooks.W003` (half a Twilio account) moved to the messaging app: tests/messaging/test_checks.py.
+"""
 
 import pytest
 from django.core.checks import run_checks
@@ -68,22 +71,6 @@ def test_well_formed_or_unset_public_base_url_passes(healthy, value):
     healthy.PUBLIC_BASE_URL = value
 
     assert "webhooks.E002" not in webhook_messages()
-
-
-@pytest.mark.parametrize("missing", ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_PHONE_NUMBER"])
-def test_half_configured_twilio_warns_naming_what_is_missing(healthy, missing):
-    setattr(healthy, missing, "")
-
-    message = webhook_messages()["webhooks.W003"]
-
-    assert missing in message.msg
-    assert message.hint
-
-
-def test_no_twilio_at_all_is_fine(healthy):
-    healthy.TWILIO_ACCOUNT_SID = healthy.TWILIO_AUTH_TOKEN = healthy.TWILIO_PHONE_NUMBER = ""
-
-    assert "webhooks.W003" not in webhook_messages()
 
 
 def test_background_mode_without_webhook_secret_is_an_error(healthy):

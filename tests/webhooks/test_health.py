@@ -28,7 +28,7 @@ def configured(settings):
     settings.OPENAI_BASE_URL = None
     settings.OPENAI_BACKGROUND = True
     settings.ENVIRONMENT = "staging"
-    settings.MESSAGING_BACKEND = "webhooks.backends.TwilioBackend"
+    settings.MESSAGING_BACKEND = "messaging.backends.TwilioBackend"
     settings.TASKS_BACKEND = "immediate"
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
     return settings
@@ -59,7 +59,7 @@ def test_root_health_without_openai_or_twilio(client, settings):
     settings.OPENAI_API_KEY = ""
     settings.ASSISTANT_ID = ""
     settings.TWILIO_ACCOUNT_SID = ""
-    settings.MESSAGING_BACKEND = "webhooks.backends.ConsoleBackend"
+    settings.MESSAGING_BACKEND = "messaging.backends.ConsoleBackend"
 
     body = client.get("/").json()
 

@@ -215,6 +215,16 @@ def remaining_s(deadline: float, *, what: str) -> float:
     return left
 
 
+@contextlib.contextmanager
+def carrying_usage(handle: RunHandle, *, default_model: str = "") -> Iterator[None]:
+    """Attach what the run used so far to a ThreadsError raised in the block (OpenAI bills failed runs too)."""
+    try:
+        yield
+    except ThreadsError as exc:
+        exc.usage, exc.model = handle.usage, handle.model or default_model
+        raise
+
+
 def is_busy_error(exc: openai.APIStatusError) -> bool:
     """Tell a "one thing at a time" refusal: a locked conversation, or a thread with an active run."""
     body = exc.body if isinstance(exc.body, dict) else {}

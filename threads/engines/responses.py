@@ -21,7 +21,16 @@ from openai.types.responses import Response, ResponseFunctionToolCall
 from ..exceptions import EngineError, RunFailed, RunTimeout, ThreadNotFound, ThreadsError, ToolRoundsExceeded
 from ..pricing import Usage
 from ..tools import execute_tool_call, tool_schemas_for_responses
-from .base import BackgroundStep, BaseEngine, ModelConfig, RunHandle, SeedMessage, remaining_s, translate_errors
+from .base import (
+    BackgroundStep,
+    BaseEngine,
+    ModelConfig,
+    RunHandle,
+    SeedMessage,
+    carrying_usage,
+    remaining_s,
+    translate_errors,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -181,10 +190,16 @@ class ResponsesEngine(BaseEngine):
         conversation = getattr(response, "conversation", None)
         thread_id = getattr(conversation, "id", None) or state.get("thread_id", "")
         handle = RunHandle(thread_id=thread_id, run_id=response.id, status=response.status or "", openai_calls=1)
-        rounds = int(state.get("rounds", 0))
         if response.status in UNFINISHED:
             return _background_step(handle, done=False, state=state)
         _add_usage(handle, response)
+        with carrying_usage(handle, default_model=self.config.model):
+            return self._advance(handle, response, state=state)
+
+    def _advance(self, handle: RunHandle, response: Response, *, state: dict) -> BackgroundStep:
+        """Answer a finished background response's tool calls (starting the next one), or finish the turn."""
+        thread_id = handle.thread_id
+        rounds = int(state.get("rounds", 0))
         calls = function_calls(response)
         if calls and rounds >= settings.OPENAI_MAX_TOOL_ROUNDS:
             self._close_calls(handle, _abandoned_outputs(calls, "límite de rondas de herramientas alcanzado"))

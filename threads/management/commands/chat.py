@@ -52,5 +52,5 @@ class Command(BaseCommand):
 
     def _exchange(self, user_phone: str, name: str, text: str) -> None:
         record_inbound(user_phone=user_phone, twilio_sid=f"CHAT{uuid.uuid4().hex}", body=text, profile_name=name)
-        with override_settings(MESSAGING_BACKEND="webhooks.backends.ConsoleBackend"):
+        with override_settings(MESSAGING_BACKEND="messaging.backends.ConsoleBackend"):
             process_user_messages(user_phone=user_phone)

@@ -3,11 +3,11 @@
 from django.core.exceptions import ImproperlyConfigured
 
 
-class WebhooksError(Exception):
-    """Base class of errors raised by the webhooks app."""
+class MessagingAppError(Exception):
+    """Base class of errors raised by the messaging app."""
 
 
-class MessagingError(WebhooksError):
+class MessagingError(MessagingAppError):
     """Raised when an outbound message cannot be sent: Twilio refused it, or kept failing after the retries.
 
     `permanent` tells the caller whether sending the same message again can help (a 4xx such as
@@ -22,5 +22,5 @@ class MessagingError(WebhooksError):
         self.status = status
 
 
-class MessagingNotConfigured(WebhooksError, ImproperlyConfigured):
+class MessagingNotConfigured(MessagingAppError, ImproperlyConfigured):
     """Raised when the Twilio backend is built without TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN or TWILIO_PHONE_NUMBER."""

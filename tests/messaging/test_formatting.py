@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from webhooks.formatting import WHATSAPP_LIMIT, split_message, to_whatsapp
+from messaging.formatting import WHATSAPP_LIMIT, split_message, to_whatsapp
 
 # --- to_whatsapp -------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 """Outbound messaging backends: Twilio (faked at its HTTP edge with `responses`), console, locmem, loader."""
 
+import importlib
 import io
 import logging
+import sys
 from urllib.parse import parse_qs
 
 import pytest
@@ -10,8 +12,8 @@ import responses
 from django.core.exceptions import ImproperlyConfigured
 from responses.registries import OrderedRegistry
 
-from webhooks import backends
-from webhooks.backends import (
+from messaging import backends
+from messaging.backends import (
     BaseMessagingBackend,
     ConsoleBackend,
     LocmemBackend,
@@ -20,7 +22,7 @@ from webhooks.backends import (
     TwilioBackend,
     get_messaging_backend,
 )
-from webhooks.exceptions import MessagingError, MessagingNotConfigured
+from messaging.exceptions import MessagingError, MessagingNotConfigured
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "tok-9f8e7d6c5b4a-very-secret"
@@ -286,7 +288,7 @@ def test_base_backend_requires_send():
 
 
 def test_get_messaging_backend_loads_the_configured_class(settings):
-    settings.MESSAGING_BACKEND = "webhooks.backends.LocmemBackend"
+    settings.MESSAGING_BACKEND = "messaging.backends.LocmemBackend"
 
     backend = get_messaging_backend()
     backend.send(OutboundMessage(to=USER, body="hola"))
@@ -296,10 +298,10 @@ def test_get_messaging_backend_loads_the_configured_class(settings):
 
 
 def test_get_messaging_backend_path_and_options_override_settings(settings):
-    settings.MESSAGING_BACKEND = "webhooks.backends.LocmemBackend"
+    settings.MESSAGING_BACKEND = "messaging.backends.LocmemBackend"
     stream = io.StringIO()
 
-    backend = get_messaging_backend("webhooks.backends.ConsoleBackend", stream=stream)
+    backend = get_messaging_backend("messaging.backends.ConsoleBackend", stream=stream)
     backend.send(OutboundMessage(to=USER, body="hola"))
 
     assert isinstance(backend, ConsoleBackend)
@@ -307,16 +309,56 @@ def test_get_messaging_backend_path_and_options_override_settings(settings):
 
 
 def test_get_messaging_backend_builds_twilio_from_settings(twilio_credentials):
-    twilio_credentials.MESSAGING_BACKEND = "webhooks.backends.TwilioBackend"
+    twilio_credentials.MESSAGING_BACKEND = "messaging.backends.TwilioBackend"
 
     assert isinstance(get_messaging_backend(), TwilioBackend)
 
 
 @pytest.mark.parametrize(
-    "path", ["webhooks.backends.NoSuchBackend", "nowhere.at.all.Backend", "not-a-path", "webhooks.backends.SendResult"]
+    "path",
+    [
+        "messaging.backends.NoSuchBackend",
+        "webhooks.backends.NoSuchBackend",
+        "nowhere.at.all.Backend",
+        "not-a-path",
+        "messaging.backends.SendResult",
+    ],
 )
 def test_get_messaging_backend_rejects_a_bad_path(settings, path):
     settings.MESSAGING_BACKEND = path
 
     with pytest.raises(ImproperlyConfigured, match="backend"):
         get_messaging_backend()
+
+
+# --- The old home, webhooks.backends --------------------------------------------------
+
+
+def test_an_old_webhooks_backends_setting_still_works_and_logs_a_warning(settings, caplog):
+    settings.MESSAGING_BACKEND = "webhooks.backends.LocmemBackend"
+
+    backend = get_messaging_backend()
+    backend.send(OutboundMessage(to=USER, body="hola"))
+
+    assert isinstance(backend, LocmemBackend)
+    assert backends.outbox == [OutboundMessage(to=USER, body="hola")]
+    [record] = [r for r in caplog.records if r.name == "messaging.backends"]
+    assert record.levelno == logging.WARNING
+    assert "'messaging.backends.LocmemBackend'" in record.getMessage()
+
+
+def test_the_old_module_warns_when_imported_and_shares_the_backends_and_outbox(monkeypatch):
+    import webhooks
+
+    monkeypatch.delitem(sys.modules, "webhooks.backends", raising=False)
+    monkeypatch.delattr(webhooks, "backends", raising=False)
+
+    with pytest.warns(DeprecationWarning, match=r"messaging\.backends"):
+        old = importlib.import_module("webhooks.backends")
+
+    assert old.outbox is backends.outbox
+    assert (old.LocmemBackend, old.get_messaging_backend, old.OutboundMessage) == (
+        LocmemBackend,
+        get_messaging_backend,
+        OutboundMessage,
+    )

@@ -117,6 +117,8 @@ class DashboardStats:
     # Turns a budget kept from the model, by `fallback_reason` ("limit_…").
     limited_turns: int
     limited_by_reason: dict[str, int]
+    # Turns answered by the fallback responder, by `fallback_reason` ("" when none was recorded), limits included.
+    fallback_by_reason: dict[str, int]
     price_checks: PriceCheckCounts
 
 
@@ -132,7 +134,7 @@ def get_dashboard_stats(*, days: int = 14) -> DashboardStats:
     messages = Message.objects.filter(created_at__gte=since)
     per_day_messages = _count_per_day(messages, "created_at", extra="direction")
     turns = Turn.objects.filter(started_at__gte=since)
-    per_day_turns, per_day_cost, by_reason = _turns_per_day(turns)
+    per_day_turns, per_day_cost, by_reason, fallback_by_reason = _turns_per_day(turns)
 
     message_totals = messages.aggregate(
         staff=Count("pk", filter=Q(origin=Message.Origin.STAFF)),
@@ -205,6 +207,7 @@ def get_dashboard_stats(*, days: int = 14) -> DashboardStats:
         top_users=_top_users(turns),
         limited_turns=sum(limited_by_reason.values()),
         limited_by_reason=limited_by_reason,
+        fallback_by_reason={reason: n for reason, n in sorted(fallback_by_reason.items()) if n},
         price_checks=_price_check_counts(turns, checked=turn_totals["checked"]),
     )
 
@@ -275,26 +278,33 @@ def _usage_totals(totals: dict) -> dict[str, int]:
     return {name: totals[f"total_{name}"] or 0 for name in _TOKEN_FIELDS}
 
 
-def _turns_per_day(turns) -> tuple[Counter[date], dict[date, Decimal], Counter[str]]:
-    """Count turns and sum their cost per local day, and count them per fallback reason: one grouped query.
+def _turns_per_day(turns) -> tuple[Counter[date], dict[date, Decimal], Counter[str], Counter[str]]:
+    """Count turns and sum their cost per local day, and count all turns and fallback turns per fallback reason.
 
-    There is a row per day and reason, and reasons are the few our code writes, so the result stays small.
+    One grouped query: there is a row per day and reason, and reasons are the few our code writes,
+    so the result stays small.
     """
     rows = (
         turns.order_by()
         .annotate(day=TruncDate("started_at"))
         .values("day", "fallback_reason")
-        .annotate(n=Count("pk"), cost=Sum("cost_usd"))
+        .annotate(
+            n=Count("pk"),
+            fallback=Count("pk", filter=Q(fallback_used=True) | Q(status=Turn.Status.FALLBACK)),
+            cost=Sum("cost_usd"),
+        )
     )
     per_day: Counter[date] = Counter()
     cost: dict[date, Decimal] = defaultdict(Decimal)
     by_reason: Counter[str] = Counter()
+    fallback_by_reason: Counter[str] = Counter()
     for row in rows:
         per_day[row["day"]] += row["n"]
         by_reason[row["fallback_reason"]] += row["n"]
+        fallback_by_reason[row["fallback_reason"]] += row["fallback"]
         if row["cost"] is not None:
             cost[row["day"]] += row["cost"]
-    return per_day, cost, by_reason
+    return per_day, cost, by_reason, fallback_by_reason
 
 
 def _answered_sample(turns) -> tuple[list[tuple[datetime, int | None, Decimal | None]], bool]:

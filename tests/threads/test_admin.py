@@ -1,6 +1,6 @@
 """The staff side in the admin through the test client: as superuser, read-only staff and non-staff users."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from threads import repository
+from threads.admin.display import format_usd
 from threads.models import Contact, Message, OaThreadMap, Turn
 
 pytestmark = pytest.mark.django_db
@@ -279,8 +280,8 @@ def test_change_page_shows_the_whole_transcript_in_time_order_with_turn_details(
     assert (
         html.index(f"Turn #{turn.pk}") < html.index("¿Tienen cursos de Python?") < html.index(f"Turn #{failed_turn.pk}")
     )
-    assert "1234 ms" in html
-    assert "buscar_curso, detalle_curso (failed)" in html
+    assert "1,234 ms" in html
+    assert "buscar_curso (40 ms), detalle_curso (failed, 9 ms)" in html
     assert "tokens 321 in / 54 out" in html
     assert "<strong>fallback</strong>" in html
     assert "error: EngineError: boom &lt;b&gt;" in html
@@ -368,7 +369,7 @@ def test_confirmed_reset_deletes_the_selected_mappings_and_tells_the_user(admin_
 
     assert response.redirect_chain[-1][0] == CHANGELIST
     assert list(OaThreadMap.objects.values_list("pk", flat=True)) == [LEGACY]
-    assert any("Reset 2 thread(s)" in m for m in user_messages(response))
+    assert any("Reset 2 threads" in m for m in user_messages(response))
     assert Message.objects.filter(user_phone=PHONE).count() == 2  # the transcript is kept
 
 
@@ -390,7 +391,7 @@ def test_reset_with_delete_remote_deletes_the_conversation_at_openai(admin_clien
 
     assert conversation_id not in fake_openai.conversations
     assert not OaThreadMap.objects.exists()
-    assert any("Deleted 1 remote conversation(s)" in m for m in user_messages(response))
+    assert any("Deleted 1 remote conversation at OpenAI" in m for m in user_messages(response))
 
 
 def test_reset_warns_when_the_remote_conversation_could_not_be_deleted(admin_client_, openai_off, three_mappings):
@@ -410,7 +411,7 @@ def test_pause_and_resume_take_over_and_give_back_the_conversation(admin_client_
 
     assert set(Contact.objects.filter(bot_paused=True).values_list("pk", flat=True)) == {PHONE}
     assert paused.redirect_chain[-1][0] == change_url(PHONE)
-    assert any("Paused the bot for 1 user(s)" in m for m in user_messages(paused))
+    assert any("Paused the bot for 1 user (0 already paused)" in m for m in user_messages(paused))
     assert any("stay held" in m for m in user_messages(resumed))
     held.refresh_from_db()
     assert held.status == Message.Status.HELD
@@ -437,7 +438,7 @@ def test_send_as_staff_shows_a_form_then_sends_and_logs_the_message(admin_client
     sent = Message.objects.get(origin=Message.Origin.STAFF)
     assert (sent.user_phone, sent.staff_user, sent.direction) == (PHONE, admin_client_.user, "out")
     assert response.redirect_chain[-1][0] == change_url(PHONE)
-    assert any("Sent the message to 1 user(s)" in m for m in user_messages(response))
+    assert any("Sent the message to 1 user," in m for m in user_messages(response))
     assert '<span class="badge staff">STAFF</span> boss' in response.content.decode()
 
 
@@ -565,14 +566,14 @@ def test_message_log_is_searchable_by_sid_and_filterable_but_read_only(admin_cli
     assert 'name="body"' not in page
 
 
-def test_turns_are_listed_with_their_tools_and_filterable_by_status(admin_client_, conversation):
-    _, failed_turn = conversation
+def test_turns_are_filterable_by_status_and_show_their_tools_on_their_page(admin_client_, conversation):
+    turn, failed_turn = conversation
 
     response = admin_client_.get(reverse("admin:threads_turn_changelist"), {"status__exact": "fallback"})
 
     assert shown(response) == [failed_turn.pk]
-    listing = admin_client_.get(reverse("admin:threads_turn_changelist"), {"q": PHONE}).content.decode()
-    assert "buscar_curso, detalle_curso" in listing
+    page = admin_client_.get(reverse("admin:threads_turn_change", args=[turn.pk])).content.decode()
+    assert "buscar_curso (40 ms), detalle_curso (failed, 9 ms)" in page
     assert admin_client_.get(reverse("admin:threads_turn_add")).status_code == 403
 
 
@@ -641,7 +642,7 @@ def test_stats_page_renders_with_no_data(admin_client_):
     assert html.count('class="brenda-chart"') == 5
     assert html.count("No data") == 2  # latency and tools; days with zero messages or cost are drawn as zeros
     assert "No tool calls in this period." in html
-    assert '<b id="stat-cost">$0.000000</b>' in html
+    assert '<b id="stat-cost">$0.00</b>' in html
     assert '<b id="stat-cost-p50">—</b>' in html and '<b id="stat-cached-share">—</b>' in html
     assert "No priced turns in this period." in html
 
@@ -735,12 +736,13 @@ def test_stats_page_shows_money_tokens_limits_and_price_checks(admin_client_, co
     html = response.content.decode()
     assert '<b id="stat-cost">$0.012223</b>' in html  # 0.000123 + 0.0121
     assert '<b id="stat-cost-p50">$0.000123</b>' in html
-    assert '<b id="stat-cost-p95">$0.012100</b>' in html
+    assert '<b id="stat-cost-p95">$0.0121</b>' in html
     assert '<b id="stat-cached-share">25%</b>' in html  # 1000 of 4010 input tokens
     assert '<b id="stat-unpriced-turns">1</b>' in html
     assert '<b id="stat-input-tokens">4,010</b>' in html
     assert '<b id="stat-output-tokens">422</b>' in html
-    assert '<b id="stat-limited-turns">1</b>' in html and "<td>limit_user_cost</td><td>1</td>" in html
+    assert '<b id="stat-limited-turns">1</b>' in html
+    assert '<td title="limit_user_cost">per-user cost limit</td><td class="number">1</td>' in html
     assert '<td id="stat-price-checked">2</td>' in html
     assert '<td id="stat-price-wrong">2</td>' in html
     assert '<td id="stat-price-corrected">1</td>' in html
@@ -767,23 +769,41 @@ def test_stats_page_lists_the_most_expensive_users_linked_to_their_conversation(
     table = html[html.index('id="brenda-top-users"') :]
     assert table.index("Beto") < table.index("Ana López")
     assert f"{reverse('admin:threads_message_changelist')}?q=whatsapp%3A%2B5213398765432" in table
-    assert "$0.012100" in table
+    assert "$0.0121" in table
 
 
-def test_turn_list_shows_model_cost_limited_and_fallback_reason(admin_client_, costly_turns):
+def turn_row(html: str, turn: Turn) -> str:
+    """The changelist row of a turn (its link goes to the turn's page)."""
+    return html[html.index(reverse("admin:threads_turn_change", args=[turn.pk])) :].split("</tr>")[0]
+
+
+def test_turn_list_shows_model_tokens_cost_and_flags_only_when_raised(admin_client_, costly_turns):
     response = admin_client_.get(TURNS)
 
     assert response.status_code == 200
     html = response.content.decode()
-    for column in ("column-model", "column-cost", "column-limited", "column-fallback_reason"):
+    for column in ("column-started", "column-status_and_flags", "column-model_and_tokens", "column-cost"):
         assert column in html
-    assert "$0.000123" in html and "$0.012100" in html
-    assert '<td class="field-cost">—</td>' in html  # the unpriced and the limited turn
-    assert "limit_user_cost" in html
-    limited_row = html[html.index(f">{costly_turns['limited'].pk}</a>") :].split("</tr>")[0]
-    assert 'alt="True"' in limited_row
-    cheap_row = html[html.index(f">{costly_turns['cheap'].pk}</a>") :].split("</tr>")[0]
-    assert 'alt="False"' in cheap_row and "gpt-6-luna" in cheap_row
+    assert "$0.000123" in html and "$0.0121" in html
+    unpriced_row = turn_row(html, costly_turns["unpriced"])
+    assert '<td class="field-cost">—</td>' in unpriced_row  # a model with no price
+    assert "badge" not in unpriced_row  # nothing stands out: no flag at all
+    limited_row = turn_row(html, costly_turns["limited"])
+    assert '<td class="field-cost">$0.00</td>' in limited_row  # never sent to the model
+    assert 'class="badge limited"' in limited_row and "per-user cost limit" in limited_row
+    cheap_row = turn_row(html, costly_turns["cheap"])
+    assert "gpt-6-luna" in cheap_row and "1,000 / 120" in cheap_row
+    assert 'class="badge price-wrong"' in cheap_row and "badge limited" not in cheap_row
+    assert "icon-no" not in html  # no red cross on every normal row
+
+
+def test_turn_list_links_each_user_to_their_conversation(admin_client_, costly_turns):
+    Turn.objects.create(user_phone="whatsapp:+5215500001111", status="completed")
+
+    html = admin_client_.get(TURNS).content.decode()
+
+    assert f'<a href="{change_url(PHONE)}" title="{PHONE}">+5215512345678</a>' in html
+    assert "/admin/threads/message/?q=whatsapp%3A%2B5215500001111" in html  # no mapping: the message log
 
 
 @pytest.mark.parametrize(
@@ -811,9 +831,9 @@ def test_turn_detail_shows_tokens_cost_reason_and_price_checks_read_only(admin_c
         assert label in html
     assert "$0.000123" in html
     assert "25%" in html  # cached share
-    assert "wrong amount: the model was asked again</strong> · found: $999 MXN · wrong: $999 MXN" in html
-    assert "the model corrected the amounts</strong> · found: $1,200 MXN · wrong: —" in html
-    assert "wrong: $5 &lt;b&gt;" in dear_html
+    assert '<span class="badge price-wrong">wrong: $999 MXN</span> → asked again' in html
+    assert '<span class="badge price-ok">corrected: $1,200 MXN</span>' in html
+    assert "wrong: $5 &lt;b&gt;</span> → wrong sentences removed" in dear_html
     assert 'name="_save"' not in html
     assert admin_client_.post(reverse("admin:threads_turn_change", args=[cheap.pk]), {}).status_code == 403
 
@@ -821,14 +841,12 @@ def test_turn_detail_shows_tokens_cost_reason_and_price_checks_read_only(admin_c
 def test_transcript_shows_cost_cached_share_limits_and_price_checks(admin_client_, costly_turns):
     html = admin_client_.get(change_url(PHONE)).content.decode()
 
-    assert "tokens 1000 in / 120 out (25% cached)" in html
+    assert "tokens 1,000 in / 120 out (25% cached)" in html
     assert "$0.000123" in html
-    assert "precio pedido de nuevo</span> $999 MXN" in html
-    assert "precio corregido</span>" in html
-    assert '<span class="badge limited">LIMIT</span> limit_user_cost' in html
+    assert '<span class="badge limited">LIMIT</span> per-user cost limit' in html
 
     other_html = admin_client_.get(change_url(OTHER)).content.decode()
-    assert "precio retirado</span> $5 &lt;b&gt;" in other_html
+    assert "wrong: $5 &lt;b&gt;</span> → wrong sentences removed" in other_html
     assert "LIMIT</span>" not in other_html
 
 
@@ -865,7 +883,7 @@ def test_lift_action_starts_the_users_daily_count_afresh(contact_pauser_client, 
     )
 
     assert response.status_code == 200
-    assert any("Lifted the daily limits of 2 user(s)" in m for m in user_messages(response))
+    assert any("Lifted the daily limits of 2 users:" in m for m in user_messages(response))
     contacts = Contact.objects.filter(pk__in=[PHONE, OTHER])
     assert all(contact.limits_reset_at >= before for contact in contacts)
     assert LogEntry.objects.filter(object_id=PHONE, change_message="Lifted the daily limits").exists()
@@ -885,13 +903,177 @@ def test_contact_shows_when_limits_were_lifted_and_the_spend_that_counts(admin_c
     url = reverse("admin:threads_contact_change", args=[quote(PHONE)])
     html = admin_client_.get(url).content.decode()
     # the priced and the unpriced turn asked the model; the limited one did not
-    assert "2 model turn(s), $0.000123 since" in html
+    assert "2 model turns, $0.000123 since" in html
 
     admin_client_.post(CONTACTS, {"action": "lift_daily_limits", "_selected_action": [PHONE]})
     lifted_html = admin_client_.get(url).content.decode()
     listing = admin_client_.get(CONTACTS).content.decode()
 
-    assert "0 model turn(s), $0.000000 since" in lifted_html
-    assert "column-limits_reset_at" in listing
+    assert "0 model turns, $0.00 since" in lifted_html
+    assert "column-limits_reset" in listing
     reset_field = lifted_html[lifted_html.index("field-limits_reset_at") :].split("</div>\n</div>")[0]
     assert str(timezone.localdate().year) in reset_field
+
+
+# --- how money, dates, price checks and tools read -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (None, "—"),  # unknown price
+        (Decimal(0), "$0.00"),
+        (Decimal("0.000123"), "$0.000123"),
+        (Decimal("0.0121"), "$0.0121"),  # up to six decimals below a dollar, no trailing zeros
+        (Decimal("0.5"), "$0.50"),
+        (Decimal("0.00000049"), "< $0.000001"),  # never a misleading $0.00 for a real cost
+        (Decimal("0.9999996"), "$1.00"),
+        (Decimal("1"), "$1.00"),  # from a dollar up: cents, with thousands separators
+        (Decimal("1234.5"), "$1,234.50"),
+        (Decimal("1234567.891"), "$1,234,567.89"),
+    ],
+)
+def test_money_is_shown_with_a_precision_that_follows_its_magnitude(value, shown):
+    assert format_usd(value) == shown
+
+
+def test_transcript_words_each_price_check_and_marks_wrong_amounts_as_wrong(admin_client_, three_mappings):
+    turn = Turn.objects.create(
+        user_phone=PHONE,
+        model="gpt-6-luna",
+        status="fallback",
+        fallback_used=True,
+        fallback_reason="price_check",
+        price_checks=[
+            {"found": ["$4,590 MXN"], "wrong": [], "action": "passed"},
+            {"found": ["$3,990 MXN"], "wrong": ["$3,990 MXN"], "action": "asked_again"},
+            {"found": ["$4,590 MXN"], "wrong": [], "action": "corrected"},
+            {"found": ["$1 MXN", "$2 MXN"], "wrong": ["$1 MXN", "$2 MXN"], "action": "removed"},
+            {"found": ["$9 MXN"], "wrong": ["$9 MXN"], "action": "replaced"},
+        ],
+    )
+    log(PHONE, "¿Cuánto cuesta?", minutes_ago=1, turn=turn)
+
+    html = admin_client_.get(change_url(PHONE)).content.decode()
+    record = html[html.index(f'id="turn-{turn.pk}"') :].split("</tr>")[0]
+
+    assert '<span class="badge price-passed">passed: $4,590 MXN</span>' in record
+    assert '<span class="badge price-wrong">wrong: $3,990 MXN</span> → asked again' in record
+    assert '<span class="badge price-ok">corrected: $4,590 MXN</span>' in record
+    assert '<span class="badge price-wrong">wrong: $1 MXN, $2 MXN</span> → wrong sentences removed' in record
+    assert '<span class="badge price-wrong">wrong: $9 MXN</span> → reply replaced' in record
+    assert "(price check replaced the reply)" in record  # the fallback reason in staff's words
+    assert "precio" not in record  # the admin is English; only what the bot says is Spanish
+
+
+def test_the_turn_page_words_price_checks_as_the_transcript_does(admin_client_, costly_turns):
+    url = reverse("admin:threads_turn_change", args=[costly_turns["cheap"].pk])
+
+    page = admin_client_.get(url).content.decode()
+    transcript = admin_client_.get(change_url(PHONE)).content.decode()
+
+    for shown in (
+        '<span class="badge price-wrong">wrong: $999 MXN</span> → asked again',
+        '<span class="badge price-ok">corrected: $1,200 MXN</span>',
+    ):
+        assert shown in page and shown in transcript
+
+
+def test_last_message_and_transcript_times_are_dates_in_the_current_time_zone(admin_client_, three_mappings, settings):
+    settings.TIME_ZONE = "America/Mexico_City"  # UTC-6 in December
+    when = datetime(2026, 12, 2, 16, 37, 35, 256749, tzinfo=UTC)
+    Message.objects.filter(user_phone=PHONE).update(created_at=when - timedelta(hours=1))
+    Message.objects.filter(pk=log(PHONE, "¿Siguen ahí?").pk).update(created_at=when)
+
+    html = admin_client_.get(change_url(PHONE)).content.decode()
+    listing = admin_client_.get(CHANGELIST).content.decode()
+
+    last_message = html[html.index("field-last_message_at") :].split("</div>\n</div>")[0]
+    assert "Dec. 2, 2026, 10:37 a.m." in last_message
+    assert "2026-12-02" not in last_message and "+00:00" not in last_message
+    assert "Dec. 2, 2026, 10:37 a.m." in listing
+    assert "Time (CST)" in html
+    assert "Dec. 2, 2026, 10:37:35 a.m." in html  # transcript rows keep the seconds
+
+
+def test_a_mapping_without_messages_shows_the_empty_marker_for_its_last_message(admin_client_, three_mappings):
+    html = admin_client_.get(change_url(LEGACY)).content.decode()
+
+    last_message = html[html.index("field-last_message_at") :].split("</div>\n</div>")[0]
+    assert '<div class="readonly">—</div>' in last_message
+
+
+def test_turn_page_renders_tool_calls_state_times_and_labels(admin_client_, three_mappings):
+    started = datetime(2026, 12, 2, 16, 37, 27, tzinfo=UTC)
+    turn = Turn.objects.create(
+        user_phone=PHONE,
+        status="completed",
+        started_at=started,
+        finished_at=started + timedelta(seconds=8),
+        latency_ms=7605,
+        openai_calls=2,
+        input_tokens=12345,
+        tool_calls=[
+            {"name": "buscar_curso", "ok": True, "ms": 4},
+            {"name": "detalle_curso", "ok": False, "ms": 12},
+            {"name": "buscar_curso", "ok": True},
+        ],
+        state={"pending_response": "resp_<1>", "attempt": 2},
+    )
+    plain = Turn.objects.create(user_phone=PHONE, status="completed")
+
+    html = admin_client_.get(reverse("admin:threads_turn_change", args=[turn.pk])).content.decode()
+    plain_html = admin_client_.get(reverse("admin:threads_turn_change", args=[plain.pk])).content.decode()
+
+    assert "buscar_curso (4 ms), detalle_curso (failed, 12 ms), buscar_curso" in html
+    assert '"name"' not in html  # no raw JSON
+    assert "<li><code>pending_response</code>: resp_&lt;1&gt;</li>" in html
+    assert "<li><code>attempt</code>: 2</li>" in html
+    assert "Dec. 2, 2026, 4:37:27 p.m." in html and "Dec. 2, 2026, 4:37:35 p.m." in html
+    assert "OpenAI requests" in html and "Openai calls" not in html
+    assert "7,605 ms" in html and "Latency ms" not in html
+    assert "12,345" in html
+    assert f'<a href="{change_url(PHONE)}">conversation</a>' in html
+    assert "field-state_display" in html and "field-state_display" not in plain_html  # no state, no field
+
+
+def test_stats_page_names_limits_and_fallback_reasons_and_counts_in_words(admin_client_, costly_turns):
+    Turn.objects.create(user_phone=PHONE, status="fallback", fallback_used=True, fallback_reason="timeout")
+    Turn.objects.create(user_phone=PHONE, status="fallback", fallback_used=True, fallback_reason="openai_error")
+
+    html = admin_client_.get(STATS).content.decode()
+
+    limits = html[html.index('id="brenda-limited"') :].split("</table>")[0]
+    assert "per-user cost limit" in limits and "limit_user_cost</td>" not in limits
+    reasons = html[html.index('id="brenda-fallback-reasons"') :].split("</table>")[0]
+    for label in ("OpenAI timeout", "OpenAI error", "per-user cost limit"):
+        assert label in reasons
+    assert '<b id="stat-unpriced-turns">1</b>turn of unknown cost' in html
+    assert '<b id="stat-limited-turns">1</b>turn kept from the model by a budget' in html
+    price_checks = html[html.index('id="brenda-price-checks"') :].split("</table>")[0]
+    for label in ("Asked again", "Corrected", "Wrong sentences removed", "Reply replaced"):
+        assert f'<th scope="row">{label}</th>' in price_checks
+
+
+def test_stats_page_shows_latency_with_thousands_separators(admin_client_):
+    Turn.objects.create(user_phone=PHONE, status="completed", latency_ms=12_345)
+
+    html = admin_client_.get(STATS).content.decode()
+
+    assert '<b id="stat-latency-p50">12,345 ms</b>' in html
+
+
+def test_lifting_one_users_limits_says_user_not_users(contact_pauser_client, costly_turns):
+    response = contact_pauser_client.post(
+        CONTACTS, {"action": "lift_daily_limits", "_selected_action": [PHONE]}, follow=True
+    )
+
+    assert any(m.startswith("Lifted the daily limits of 1 user:") for m in user_messages(response))
+
+
+def test_message_list_cuts_long_bodies(admin_client_, three_mappings):
+    log(PHONE, "palabra " * 30)
+
+    html = admin_client_.get(reverse("admin:threads_message_changelist")).content.decode()
+
+    assert '<span class="brenda-body">' + ("palabra " * 10)[:79] + "…</span>" in html

@@ -324,6 +324,25 @@ def test_limited_turns_are_counted_by_reason(money):
     assert stats.limited_by_reason == {"limit_daily_cost": 1, "limit_user_turns": 2}
 
 
+def test_fallback_turns_are_counted_by_every_reason_limits_included(money):
+    turn(local_at(0), status="fallback", fallback_used=True, fallback_reason="timeout")
+    turn(local_at(0), status="fallback", fallback_used=True, fallback_reason="openai_error")
+    turn(local_at(0), status="fallback")  # answered by the fallback with no reason recorded
+    turn(local_at(0), status="running", fallback_reason="price_check")  # not answered by the fallback yet
+    turn(local_at(20), status="fallback", fallback_used=True, fallback_reason="timeout")  # outside the period
+
+    stats = get_dashboard_stats(days=14)
+
+    assert stats.fallback_by_reason == {
+        "": 1,
+        "limit_daily_cost": 1,
+        "limit_user_turns": 2,
+        "openai_error": 1,
+        "price_check": 1,
+        "timeout": 1,
+    }
+
+
 def test_price_checks_count_checked_replies_wrong_amounts_and_actions(money):
     stats = get_dashboard_stats(days=14)
 

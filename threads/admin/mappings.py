@@ -20,9 +20,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.text import smart_split, unescape_string_literal
+from django.utils.translation import ngettext
 
 from .. import staff, stats
-from ..models import Contact, Message, OaThreadMap, Turn
+from ..models import THREAD_ID_PREFIXES, Contact, Message, OaThreadMap, Turn
+from .display import DATETIME_SECONDS_FORMAT, EMPTY, TurnSummary, format_datetime
 
 logger = logging.getLogger(__name__)
 
@@ -40,16 +42,16 @@ class EngineFilter(admin.SimpleListFilter):
     parameter_name = "engine"
 
     def lookups(self, request, model_admin):
-        return [("responses", "Responses (conv_…)"), ("assistants", "Assistants (thread_…)"), ("unknown", "Other")]
+        engines = [(engine, f"{engine.capitalize()} ({prefix}…)") for engine, prefix in THREAD_ID_PREFIXES.items()]
+        return [*engines, ("unknown", "Other")]
 
     def queryset(self, request, queryset):
-        match self.value():
-            case "responses":
-                return queryset.filter(thread_id__startswith="conv_")
-            case "assistants":
-                return queryset.filter(thread_id__startswith="thread_")
-            case "unknown":
-                return queryset.exclude(thread_id__startswith="conv_").exclude(thread_id__startswith="thread_")
+        value = self.value()
+        if value in THREAD_ID_PREFIXES:
+            return queryset.filter(thread_id__startswith=THREAD_ID_PREFIXES[value])
+        if value == "unknown":
+            for prefix in THREAD_ID_PREFIXES.values():
+                queryset = queryset.exclude(thread_id__startswith=prefix)
         return queryset
 
 
@@ -113,6 +115,7 @@ class _TranscriptRow:
     message: Message
     # Set on the first message of each turn: the turn's record is shown just before it.
     turn: Turn | None = None
+    summary: TurnSummary | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,7 @@ class OaThreadMapAdmin(admin.ModelAdmin):
     search_help_text = "Phone, WhatsApp profile name or thread id."
     ordering = ["-updated_at"]
     list_per_page = 50
+    empty_value_display = EMPTY
     # Counting 100k rows on every page view is the slow part of a big changelist.
     show_full_result_count = False
     fields = [
@@ -225,9 +229,10 @@ class OaThreadMapAdmin(admin.ModelAdmin):
     def message_count(self, obj: OaThreadMap) -> int:
         return obj.message_count
 
-    @admin.display(description="last message")
-    def last_message_at(self, obj: OaThreadMap):
-        return obj.last_message_at
+    @admin.display(description="last message", ordering="last_message_at")
+    def last_message_at(self, obj: OaThreadMap) -> str:
+        # Formatted here: the change page shows a method's value as str(), not as Django's date.
+        return format_datetime(obj.last_message_at)
 
     @admin.display(description="bot paused", boolean=True)
     def paused(self, obj: OaThreadMap) -> bool:
@@ -275,8 +280,14 @@ class OaThreadMapAdmin(admin.ModelAdmin):
         for message in reversed(latest):
             turn = message.turn if message.turn_id not in seen_turns else None
             seen_turns.add(message.turn_id)
-            rows.append(_TranscriptRow(message=message, turn=turn))
-        return {"transcript": rows, "transcript_total": total, "transcript_limit": TRANSCRIPT_LIMIT}
+            summary = TurnSummary.of(turn) if turn else None
+            rows.append(_TranscriptRow(message=message, turn=turn, summary=summary))
+        return {
+            "transcript": rows,
+            "transcript_total": total,
+            "transcript_limit": TRANSCRIPT_LIMIT,
+            "datetime_format": DATETIME_SECONDS_FORMAT,
+        }
 
     def _staff_tools_context(self, request: HttpRequest) -> dict:
         return {
@@ -386,13 +397,21 @@ class OaThreadMapAdmin(admin.ModelAdmin):
         self.log_deletions(request, OaThreadMap.objects.filter(pk__in=phones))
         results = [staff.reset_thread(user_phone=p, delete_remote=data["delete_remote"]) for p in phones]
         reset = sum(r.mapping_deleted for r in results)
-        self.message_user(
-            request, f"Reset {reset} thread(s): each user's next message starts a new conversation.", messages.SUCCESS
+        text = ngettext(
+            "Reset %(count)d thread: the user's next message starts a new conversation.",
+            "Reset %(count)d threads: each user's next message starts a new conversation.",
+            reset,
         )
+        self.message_user(request, text % {"count": reset}, messages.SUCCESS)
         if data["delete_remote"]:
             deleted = sum(r.remote_deleted for r in results)
             if deleted:
-                self.message_user(request, f"Deleted {deleted} remote conversation(s) at OpenAI.", messages.SUCCESS)
+                text = ngettext(
+                    "Deleted %(count)d remote conversation at OpenAI.",
+                    "Deleted %(count)d remote conversations at OpenAI.",
+                    deleted,
+                )
+                self.message_user(request, text % {"count": deleted}, messages.SUCCESS)
             for r in results:
                 if r.mapping_deleted and not r.remote_deleted:
                     self.message_user(
@@ -404,19 +423,22 @@ class OaThreadMapAdmin(admin.ModelAdmin):
     def _do_pause(self, request: HttpRequest, phones: list[str], data: dict) -> None:
         changed = staff.set_bot_paused(user_phones=phones, paused=True)
         self._log_each(request, phones, "Paused the bot (human takeover)")
+        text = ngettext(
+            "Paused the bot for %(count)d user (%(already)d already paused).",
+            "Paused the bot for %(count)d users (%(already)d already paused).",
+            changed,
+        ) % {"count": changed, "already": len(phones) - changed}
         self.message_user(
-            request,
-            f"Paused the bot for {changed} user(s) ({len(phones) - changed} already paused). "
-            "Their messages are held for staff and the bot does not answer them.",
-            messages.SUCCESS,
+            request, f"{text} Their messages are held for staff and the bot does not answer them.", messages.SUCCESS
         )
 
     def _do_resume(self, request: HttpRequest, phones: list[str], data: dict) -> None:
         changed = staff.set_bot_paused(user_phones=phones, paused=False)
         self._log_each(request, phones, "Resumed the bot")
+        text = ngettext("Resumed the bot for %(count)d user.", "Resumed the bot for %(count)d users.", changed)
         self.message_user(
             request,
-            f"Resumed the bot for {changed} user(s). Messages received while paused stay held: "
+            f"{text % {'count': changed}} Messages received while paused stay held: "
             "the bot answers only new messages, so answer the held ones yourself if needed.",
             messages.SUCCESS,
         )
@@ -435,7 +457,12 @@ class OaThreadMapAdmin(admin.ModelAdmin):
         self._log_each(request, phones, "Sent a WhatsApp message as staff")
         sent = len(phones) - len(failed)
         if sent:
-            self.message_user(request, f"Sent the message to {sent} user(s), logged as sent by you.", messages.SUCCESS)
+            text = ngettext(
+                "Sent the message to %(count)d user, logged as sent by you.",
+                "Sent the message to %(count)d users, logged as sent by you.",
+                sent,
+            )
+            self.message_user(request, text % {"count": sent}, messages.SUCCESS)
         if failed:
             self.message_user(
                 request,

@@ -5,8 +5,10 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils.text import capfirst
 
 from .. import charts, stats
+from .display import PRICE_CHECK_ACTIONS, count_by_reason, format_ms, format_usd
 
 STATS_PERIODS = (7, 14, 30)
 # Below this many dollars on the busiest day the cost chart counts cents: the grid shows one decimal.
@@ -31,9 +33,35 @@ def stats_view(request: HttpRequest) -> TemplateResponse:
         "days": days,
         "periods": STATS_PERIODS,
         "stats": dashboard,
+        "shown": _shown_values(dashboard),
         "charts": _stats_charts(dashboard),
     }
     return TemplateResponse(request, "admin/threads/stats.html", context)
+
+
+def _shown_values(dashboard: stats.DashboardStats) -> dict:
+    """Format money, latency and reasons as the turn admin and the transcript do (templates get strings)."""
+    checks = dashboard.price_checks
+    return {
+        "cost": format_usd(dashboard.cost_usd),
+        "cost_p50": format_usd(dashboard.cost_per_turn_p50_usd),
+        "cost_p95": format_usd(dashboard.cost_per_turn_p95_usd),
+        "latency_p50": format_ms(dashboard.latency_p50_ms),
+        "latency_p95": format_ms(dashboard.latency_p95_ms),
+        "top_users": [(user, format_usd(user.cost_usd)) for user in dashboard.top_users],
+        "tools": [(tool, format_ms(tool.avg_ms)) for tool in dashboard.tool_usage],
+        "limited_by_reason": count_by_reason(dashboard.limited_by_reason),
+        "fallback_by_reason": count_by_reason(dashboard.fallback_by_reason),
+        # (element id, label, count): the actions worded as on a turn's page and in the transcript.
+        "price_checks": [
+            ("stat-price-checked", "Turns with checked replies", checks.replies_checked),
+            ("stat-price-wrong", "Wrong amounts found", checks.wrong_amounts),
+            ("stat-price-asked-again", capfirst(PRICE_CHECK_ACTIONS["asked_again"]), checks.asked_again),
+            ("stat-price-corrected", capfirst(PRICE_CHECK_ACTIONS["corrected"]), checks.corrected),
+            ("stat-price-removed", capfirst(PRICE_CHECK_ACTIONS["removed"]), checks.removed),
+            ("stat-price-replaced", capfirst(PRICE_CHECK_ACTIONS["replaced"]), checks.replaced),
+        ],
+    }
 
 
 def _stats_charts(dashboard: stats.DashboardStats) -> dict[str, str]:

@@ -21,7 +21,7 @@ from courses.selectors import get_course_amounts
 from messaging.formatting import to_whatsapp
 
 from . import message_log, repository, scheduling, turns
-from .adapter import BackgroundStep, RunResult, SeedMessage, ThreadsAdapter, count_openai_requests, get_adapter
+from .adapter import RunResult, SeedMessage, ThreadsAdapter, count_openai_requests, get_adapter
 from .exceptions import RunTimeout, ThreadNotFound, ThreadsError
 from .fallback import fallback_reply
 from .locks import renew_user_lease
@@ -215,7 +215,7 @@ def ensure_thread(
     get a new thread that starts from the user's recent transcript in the message log.
     """
     thread_id = repository.get_thread_id(turn.user_phone)
-    if lost is not None or thread_id is None or engine_for_thread_id(thread_id) != adapter.engine:
+    if lost is not None or thread_id is None or engine_for_thread_id(thread_id) != adapter.name:
         if lost:
             logger.warning("thread %s of %s is gone remotely; recreating it", lost, turn.user_phone)
         seed = [
@@ -224,9 +224,9 @@ def ensure_thread(
         ]
         thread_id = adapter.create_thread(seed=seed, deadline=deadline)
         repository.save_thread_id(turn.user_phone, thread_id)
-        logger.info("created %s thread for %s (seeded with %d messages)", adapter.engine, turn.user_phone, len(seed))
+        logger.info("created %s thread for %s (seeded with %d messages)", adapter.name, turn.user_phone, len(seed))
     turn.thread_id = thread_id
-    turn.engine = adapter.engine
+    turn.engine = adapter.name
     turn.model = turn.model or adapter.model or REMOTE_ASSISTANT_MODEL
     Message.objects.filter(turn=turn).update(thread_id=thread_id)
     return thread_id
@@ -242,7 +242,7 @@ def tracking_openai_requests(turn: Turn) -> Iterator[None]:
             turn.openai_calls += counter.value
 
 
-def record_run(turn: Turn, result: RunResult | BackgroundStep) -> None:
+def record_run(turn: Turn, result: RunResult) -> None:
     """Add what a run (or a background step) did to the turn's record: its calls, tokens and cost."""
     repository.touch_mapping(turn.user_phone)
     turn.response_id = result.response_id

@@ -14,11 +14,11 @@ from typing import Literal
 from . import message_log, repository, scheduling
 from .adapter import SeedMessage, ThreadsAdapter
 from .locks import acquire_user_lease, release_user_lease
-from .models import engine_for_thread_id
+from .models import THREAD_ID_PREFIXES, engine_for_thread_id
 
 logger = logging.getLogger(__name__)
 
-LEGACY_PREFIX = "thread_"
+LEGACY_PREFIX = THREAD_ID_PREFIXES["assistants"]
 # Long enough for one conversations.create (and the item batches of a long transcript).
 MIGRATION_LEASE_S = 120.0
 
@@ -59,7 +59,7 @@ def migrate_threads(
     request and changes nothing). One user's failure is recorded and the others go on.
     `on_progress(done, total, outcome)` is called after every user.
     """
-    if not dry_run and (adapter is None or adapter.engine != "responses"):
+    if not dry_run and (adapter is None or adapter.name != "responses"):
         raise ValueError("migrate_threads needs a responses-engine adapter")
     legacy = repository.get_mappings_with_prefix(LEGACY_PREFIX, limit=limit)
     by_engine = repository.count_mappings_by_engine()

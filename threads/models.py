@@ -44,12 +44,15 @@ class OaThreadMap(models.Model):
         return engine_for_thread_id(self.thread_id)
 
 
+# The one place that knows how each engine's thread ids start.
+THREAD_ID_PREFIXES = {"responses": "conv_", "assistants": "thread_"}
+
+
 def engine_for_thread_id(thread_id: str) -> str:
     """Tell which engine made an id: `conv_…` is a conversation, `thread_…` an Assistants thread."""
-    if thread_id.startswith("conv_"):
-        return "responses"
-    if thread_id.startswith("thread_"):
-        return "assistants"
+    for engine, prefix in THREAD_ID_PREFIXES.items():
+        if thread_id.startswith(prefix):
+            return engine
     return "unknown"
 
 

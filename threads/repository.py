@@ -9,7 +9,7 @@ from django.db import DatabaseError
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from .models import OaThreadMap
+from .models import THREAD_ID_PREFIXES, OaThreadMap
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +83,9 @@ def count_mappings_by_engine() -> dict[str, int]:
     """Count mappings per engine, told by the thread id's prefix: `responses`, `assistants`, `unknown`."""
     counts = OaThreadMap.objects.aggregate(
         total=Count("pk"),
-        responses=Count("pk", filter=Q(thread_id__startswith="conv_")),
-        assistants=Count("pk", filter=Q(thread_id__startswith="thread_")),
+        **{
+            engine: Count("pk", filter=Q(thread_id__startswith=prefix)) for engine, prefix in THREAD_ID_PREFIXES.items()
+        },
     )
     return {
         "responses": counts["responses"],

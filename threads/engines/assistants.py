@@ -67,7 +67,7 @@ class AssistantsEngine(BaseEngine):
 
     def add_user_message(self, thread_id: str, text: str, *, deadline: float | None = None) -> None:
         """Add the message to the thread now (the Assistants API has no way to send it with the run)."""
-        _check_thread_id(thread_id)
+        self.check_thread_id(thread_id)
         self._calls_before_run[thread_id] += 1
         with _quiet():
             self.request(
@@ -77,7 +77,7 @@ class AssistantsEngine(BaseEngine):
             )
 
     def start_run(self, thread_id: str, *, deadline: float | None = None) -> RunHandle:
-        _check_thread_id(thread_id)
+        self.check_thread_id(thread_id)
         calls = self._calls_before_run.pop(thread_id, 0) + 1
         with _quiet():
             run = self.request(
@@ -190,9 +190,3 @@ class AssistantsEngine(BaseEngine):
             logger.warning("could not cancel run %s: %s", handle.run_id, exc)
         else:
             logger.info("cancelled run %s", handle.run_id)
-
-
-def _check_thread_id(thread_id: str) -> None:
-    """Refuse a conversation id: it cannot be used as an Assistants thread, so treat it as lost."""
-    if thread_id.startswith("conv_"):
-        raise ThreadNotFound(f"{thread_id} is a conversation, not an Assistants thread")

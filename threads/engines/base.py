@@ -1,8 +1,9 @@
-"""What every engine shares: the payloads that cross the adapter, the base class, SDK error mapping.
+"""What every engine shares: the payloads that cross the adapter, the adapter's interface, SDK error mapping.
 
 An engine speaks to one OpenAI API (Responses + Conversations, or the legacy Assistants API)
-and hides its shape behind the operations of the original `ThreadsAdapter`. Only
-`threads.adapter` uses engines; everything else talks to the adapter.
+and hides its shape behind the operations of the original `ThreadsAdapter`, which
+`BaseEngine` is: `threads.adapter.get_adapter()` picks the engine, and callers see only
+these operations (and `run_turn`, which strings them together).
 """
 
 import contextlib
@@ -13,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import openai
+from django.conf import settings
 
-from ..exceptions import EngineError, RunTimeout, ThreadBusy, ThreadNotFound, ThreadsError
+from ..exceptions import EngineError, RunFailed, RunTimeout, ThreadBusy, ThreadNotFound, ThreadsError
+from ..models import engine_for_thread_id
 from ..pricing import Usage
 
 logger = logging.getLogger(__name__)
@@ -57,23 +60,41 @@ class RunHandle:
     rounds: int = 0  # tool rounds answered so far
     raw: Any = field(default=None, repr=False)  # the latest SDK object (Response or Run)
 
+    def result(self, *, done: bool = True, state: dict | None = None, default_model: str = "") -> "RunResult":
+        """What the run produced and cost so far, as the adapter hands it out."""
+        return RunResult(
+            text=self.text or "",
+            response_id=self.run_id,
+            tool_calls=self.tool_calls,
+            usage=self.usage,
+            model=self.model or default_model,
+            openai_calls=self.openai_calls,
+            done=done,
+            state=state if state is not None else {},
+        )
+
 
 @dataclass
-class BackgroundStep:
-    """The outcome of advancing a background turn by one finished response."""
+class RunResult:
+    """What a turn, or one step of a background turn, produced and cost.
 
-    done: bool  # True: `text` is the final answer; False: `response_id` is still working
+    A synchronous turn ends `done` with the final `text`. A background step is `done` with the
+    final text, or not done yet with `response_id` still working (a new one after a tool round);
+    `state` then goes back in with the next step (it holds the tool round count).
+    """
+
     text: str
-    response_id: str
-    tool_calls: list[dict]
-    usage: Usage
-    model: str
-    openai_calls: int
-    state: dict  # carried between steps by the caller (holds the tool round count)
+    response_id: str  # last response id (responses) or run id (assistants)
+    tool_calls: list[dict]  # one per executed call: {"name": str, "ok": bool, "ms": int}
+    usage: Usage  # summed over the requests this result covers
+    model: str  # as OpenAI reported it (often a dated snapshot)
+    openai_calls: int  # requests made to OpenAI (SDK retries not counted)
+    done: bool = True
+    state: dict = field(default_factory=dict)
 
 
 class BaseEngine:
-    """The contract of an engine. Subclasses implement every method below; the docstrings are the spec."""
+    """The adapter's interface: an engine implements every method below (the docstrings are the spec)."""
 
     name: str = ""
     # Whether the engine can run a turn in OpenAI's background mode (completed through the webhook).
@@ -113,6 +134,47 @@ class BaseEngine:
                 self.client, fn, deadline=deadline, what=what, max_retries=self.client.max_retries, sleep=self.sleep
             )
 
+    @property
+    def model(self) -> str:
+        """The model asked for ("" when a remote assistant chooses it)."""
+        return self.config.model if self.config else ""
+
+    def run_turn(self, thread_id: str, texts: Sequence[str], *, timeout_s: float | None = None) -> RunResult:
+        """Send `texts` (in order) as one turn and return the model's answer.
+
+        The whole turn, tool rounds included, must end within `timeout_s` (default
+        OPENAI_RUN_TIMEOUT_S) or RunTimeout is raised. An empty answer raises RunFailed, so
+        the caller never sends the user an empty message.
+        """
+        if not texts:
+            raise ThreadsError("run_turn needs at least one user message")
+        started = time.monotonic()
+        deadline = started + (settings.OPENAI_RUN_TIMEOUT_S if timeout_s is None else timeout_s)
+        for text in texts:
+            self.add_user_message(thread_id, text, deadline=deadline)
+        handle = self.start_run(thread_id, deadline=deadline)
+        with carrying_usage(handle, default_model=self.model):
+            handle = self.wait_for_run(handle, deadline=deadline)
+            handle.text = self.get_last_assistant_message(handle, deadline=deadline)
+            if not handle.text.strip():
+                raise RunFailed(f"run {handle.run_id} produced an empty answer")
+        logger.info(
+            "turn on %s (%s) done: %s, %d tool calls, %d requests, %d ms",
+            thread_id,
+            self.name,
+            handle.run_id,
+            len(handle.tool_calls),
+            handle.openai_calls,
+            round((time.monotonic() - started) * 1000),
+        )
+        return handle.result(default_model=self.model)
+
+    def check_thread_id(self, thread_id: str) -> None:
+        """Refuse another engine's id: it cannot be used here, so the thread counts as lost (and is recreated)."""
+        made_by = engine_for_thread_id(thread_id)
+        if made_by not in (self.name, "unknown"):
+            raise ThreadNotFound(f"{thread_id} was made by the {made_by} engine, not {self.name}")
+
     def create_thread(self, *, seed: Sequence[SeedMessage] = (), deadline: float | None = None) -> str:
         """Create a remote thread/conversation holding `seed` (oldest first) and return its id."""
         raise NotImplementedError
@@ -145,8 +207,13 @@ class BaseEngine:
         """Start a background response for `texts` and return its id."""
         raise ThreadsError(f"the {self.name} engine does not support background mode")
 
-    def resume_background(self, response_id: str, *, state: dict) -> BackgroundStep:
-        """Advance a background turn after its response finished."""
+    def resume_background(self, response_id: str, *, state: dict) -> RunResult:
+        """Advance a background turn whose response ended; `state` comes from the previous step ({} at first).
+
+        Function calls are executed and the next background response started (done=False, new
+        id); a message ends the turn (done=True); failed/cancelled/incomplete raises RunFailed;
+        a response still working gives done=False with the same id.
+        """
         raise ThreadsError(f"the {self.name} engine does not support background mode")
 
     def cancel_background(self, response_id: str) -> None:

@@ -22,10 +22,10 @@ from ..exceptions import EngineError, RunFailed, RunTimeout, ThreadNotFound, Thr
 from ..pricing import Usage
 from ..tools import execute_tool_call, tool_schemas_for_responses
 from .base import (
-    BackgroundStep,
     BaseEngine,
     ModelConfig,
     RunHandle,
+    RunResult,
     SeedMessage,
     carrying_usage,
     remaining_s,
@@ -99,14 +99,14 @@ class ResponsesEngine(BaseEngine):
 
     def add_user_message(self, thread_id: str, text: str, *, deadline: float | None = None) -> None:
         """Buffer the message locally: it travels with the turn's single responses.create."""
-        _check_conversation_id(thread_id)
+        self.check_thread_id(thread_id)
         with self._pending_lock:
             self._pending.setdefault(thread_id, []).append(_message_item("user", text))
 
     # --- synchronous turns -----------------------------------------------------------------
 
     def start_run(self, thread_id: str, *, deadline: float | None = None) -> RunHandle:
-        _check_conversation_id(thread_id)
+        self.check_thread_id(thread_id)
         items = self._take_pending(thread_id)
         if not items:
             raise ThreadsError(f"start_run on {thread_id} without a user message")
@@ -171,7 +171,7 @@ class ResponsesEngine(BaseEngine):
     # --- background turns ------------------------------------------------------------------
 
     def start_background(self, thread_id: str, texts: Sequence[str]) -> str:
-        _check_conversation_id(thread_id)
+        self.check_thread_id(thread_id)
         items = self._take_pending(thread_id) + [_message_item("user", text) for text in texts]
         if not items:
             raise ThreadsError(f"start_background on {thread_id} without a user message")
@@ -180,7 +180,7 @@ class ResponsesEngine(BaseEngine):
         logger.info("started background response %s in %s", handle.run_id, thread_id)
         return handle.run_id
 
-    def resume_background(self, response_id: str, *, state: dict) -> BackgroundStep:
+    def resume_background(self, response_id: str, *, state: dict) -> RunResult:
         """Advance a background turn: retrieve the response, then answer its tools or finish.
 
         A response that is still working comes back as `done=False` with the same id.
@@ -196,7 +196,7 @@ class ResponsesEngine(BaseEngine):
         with carrying_usage(handle, default_model=self.config.model):
             return self._advance(handle, response, state=state)
 
-    def _advance(self, handle: RunHandle, response: Response, *, state: dict) -> BackgroundStep:
+    def _advance(self, handle: RunHandle, response: Response, *, state: dict) -> RunResult:
         """Answer a finished background response's tool calls (starting the next one), or finish the turn."""
         thread_id = handle.thread_id
         rounds = int(state.get("rounds", 0))
@@ -403,12 +403,6 @@ def _is_unanswered_call_error(exc: BaseException | None) -> bool:
     return str(body.get("message") or "").startswith("No tool output found for function call")
 
 
-def _check_conversation_id(thread_id: str) -> None:
-    """Refuse an Assistants thread id: it cannot be used as a conversation, so treat it as lost."""
-    if thread_id.startswith("thread_"):
-        raise ThreadNotFound(f"{thread_id} is an Assistants thread, not a conversation")
-
-
 def _raise_if_failed(response: Response) -> None:
     if response.status in FAILED:
         error = getattr(response, "error", None)
@@ -438,14 +432,5 @@ def _add_usage(handle: RunHandle, response: Response) -> None:
     handle.model = getattr(response, "model", None) or handle.model
 
 
-def _background_step(handle: RunHandle, *, done: bool, state: dict) -> BackgroundStep:
-    return BackgroundStep(
-        done=done,
-        text=handle.text or "",
-        response_id=handle.run_id,
-        tool_calls=handle.tool_calls,
-        usage=handle.usage,
-        model=handle.model,
-        openai_calls=handle.openai_calls,
-        state=state,
-    )
+def _background_step(handle: RunHandle, *, done: bool, state: dict) -> RunResult:
+    return handle.result(done=done, state=state)

@@ -423,7 +423,7 @@ def test_the_adapter_works_against_the_served_fake_from_settings(fake, openai_se
     conversation_id = adapter.create_thread()
     result = adapter.run_turn(conversation_id, ["Hola, me llamo Eva"])
 
-    assert adapter.engine == "responses"
+    assert adapter.name == "responses"
     assert "Te llamas Eva" in result.text
     assert fake.requests[-1][:2] == ("POST", "/v1/responses")
 

@@ -1,7 +1,7 @@
-"""What staff do to a conversation from the admin: reset its thread, take it over, write as a human.
+"""What staff do to a conversation from the admin or a command: reset its thread, take it over, write as a human.
 
-The admin only parses and confirms; these services hold the logic so a command or an API can
-reuse them and the tests can call them directly.
+The admin and `manage.py reset_thread` only parse, confirm and print; these services hold the
+logic so both (or an API) share it and the tests can call them directly.
 """
 
 import logging
@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import repository
+from .adapter import get_adapter, is_openai_enabled
 from .exceptions import ThreadNotFound, ThreadsError
 from .models import Contact, Message, engine_for_thread_id
 from .outbound import deliver_reply
@@ -64,9 +65,6 @@ def _start_history_afresh(user_phone: str) -> None:
 
 def delete_remote_thread(thread_id: str) -> tuple[bool, str]:
     """Delete a conversation/thread at OpenAI; return (deleted, why not). One already gone counts."""
-    # Imported here: the admin must load (and reset locally) even when OpenAI is not configured.
-    from .adapter import get_adapter, is_openai_enabled
-
     if not is_openai_enabled():
         return False, "OpenAI is not configured"
     # The id's prefix, not OPENAI_ENGINE, says which API holds it (conv_… or a legacy thread_…).
@@ -83,6 +81,41 @@ def delete_remote_thread(thread_id: str) -> tuple[bool, str]:
         return False, f"{type(exc).__name__}: {exc}"[:300]
     logger.info("deleted remote thread %s", thread_id)
     return True, ""
+
+
+def can_delete_remote_threads() -> bool:
+    """Tell whether remote conversations can be deleted here at all (OpenAI is configured).
+
+    Ask before a reset that should delete remotely: refusing up front leaves nothing half done,
+    whereas `reset_thread` would drop the mapping and only then find it cannot delete.
+    """
+    return is_openai_enabled()
+
+
+@dataclass(frozen=True)
+class LeftoverDeleteResult:
+    """What deleting a leftover remote thread did."""
+
+    thread_id: str
+    deleted: bool
+    # The user whose mapping still points at the id: it was refused, nothing was deleted.
+    in_use_by: str | None = None
+    # Why it was not deleted at OpenAI ("" when it was, or when it was refused as in use).
+    remote_error: str = ""
+
+
+def delete_leftover_remote_thread(*, thread_id: str) -> LeftoverDeleteResult:
+    """Delete a remote conversation no user is mapped to any more: finish a reset whose remote delete failed.
+
+    An id some user is still mapped to is refused: it is the conversation they talk in now (the
+    user wrote again after the reset, or the id was mistyped), and deleting it would lose their
+    context while the mapping keeps pointing at it.
+    """
+    if owner := repository.get_user_phone_by_thread_id(thread_id):
+        logger.info("refused to delete remote thread %s: %s is still mapped to it", thread_id, owner)
+        return LeftoverDeleteResult(thread_id=thread_id, deleted=False, in_use_by=owner)
+    deleted, remote_error = delete_remote_thread(thread_id)
+    return LeftoverDeleteResult(thread_id=thread_id, deleted=deleted, remote_error=remote_error)
 
 
 def set_bot_paused(*, user_phones: Sequence[str], paused: bool) -> int:

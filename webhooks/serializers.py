@@ -1,4 +1,4 @@
-"""Input validation of Twilio's webhook forms: what a well-formed inbound message or status callback is.
+"""Input validation of the webhooks: Twilio's forms (inbound message, status callback) and OpenAI's events.
 
 Twilio's fields arrive as text someone else controls. NUL characters (which PostgreSQL text
 cannot store) are removed from every field, an over-long body is cut rather than refused —
@@ -8,6 +8,7 @@ skipped. Only a sender or a `MessageSid` we cannot trust makes the request inval
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.http import QueryDict
@@ -21,6 +22,8 @@ MAX_PROFILE_NAME_CHARS = 200
 MAX_MEDIA = 10  # Twilio's own limit per message
 MAX_MEDIA_URL_CHARS = 2048
 MAX_ERROR_CODE_CHARS = 16
+MAX_EVENT_ID_CHARS = 255  # the columns of `OpenAIWebhookEvent`
+MAX_EVENT_TYPE_CHARS = 100
 
 # Twilio SIDs are two letters and 32 hex digits (`SM…`, `MM…`). We accept two letters and
 # 8-62 ASCII letters or digits: it fits the column, keeps odd characters out, and survives a
@@ -109,3 +112,34 @@ def _is_media_url(url: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+@dataclass(frozen=True)
+class OpenAIEventFields:
+    """What Brenda reads off a verified OpenAI event. `response_id` is None when the event carries none."""
+
+    event_id: str
+    event_type: str
+    response_id: str | None
+
+
+def read_openai_event(event: object) -> OpenAIEventFields | None:
+    """Return the event's id, type and `data.id`; None when the id or type is missing, not text or too long.
+
+    The SDK's event classes differ in shape and a signed payload may still be odd, so nothing is
+    assumed: every field is read with `getattr`.
+    """
+    event_id = getattr(event, "id", None)
+    event_type = getattr(event, "type", None)
+    if not _is_short_text(event_id, MAX_EVENT_ID_CHARS) or not _is_short_text(event_type, MAX_EVENT_TYPE_CHARS):
+        return None
+    response_id = getattr(getattr(event, "data", None), "id", None)
+    return OpenAIEventFields(
+        event_id=event_id,
+        event_type=event_type,
+        response_id=response_id if isinstance(response_id, str) and response_id else None,
+    )
+
+
+def _is_short_text(value: object, limit: int) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= limit

@@ -1,14 +1,14 @@
 """Brenda's HTTP surface: Twilio and OpenAI webhooks, and the health endpoints.
 
-Views stay thin: verify who is calling, validate the form, store or enqueue through the
-threads app, and answer at once. The conversation itself runs in a background task.
+Views stay thin: verify who is calling, validate the form, hand it to one service of the
+threads app (`threads.inbound`), log what it did and answer at once. The conversation itself
+runs in a background task.
 """
 
 import logging
-from functools import partial
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -18,18 +18,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from twilio.twiml.messaging_response import MessagingResponse
 
-from threads import message_log, repository
-from threads.tasks import handle_openai_response_task, process_user_messages_task
+from threads import health, inbound, message_log, repository
+from threads.inbound import EventOutcome
 
 from .models import OpenAIWebhookEvent
-from .serializers import TwilioInboundSerializer, TwilioStatusSerializer, clean_form
+from .serializers import TwilioInboundSerializer, TwilioStatusSerializer, clean_form, read_openai_event
 from .signatures import is_openai_webhook_configured, is_valid_twilio_request, unwrap_openai_event
 
 logger = logging.getLogger(__name__)
-
-RESPONSE_EVENTS = frozenset({"response.completed", "response.failed", "response.cancelled", "response.incomplete"})
-MAX_EVENT_ID_CHARS = 255
-MAX_EVENT_TYPE_CHARS = 100
 
 
 def _error(message: str, *, status: int, **extra) -> JsonResponse:
@@ -54,32 +50,22 @@ class TwilioInboundView(View):
             logger.info("rejecting malformed Twilio inbound form: %s", sorted(form.errors))
             return _error("invalid Twilio inbound message", status=400, fields=form.errors)
         data = form.validated_data
-        user_phone = data["From"]
-        message, created = message_log.record_inbound(
-            user_phone=user_phone,
+        result = inbound.accept_inbound_message(
+            user_phone=data["From"],
             twilio_sid=data["MessageSid"],
             body=data["Body"],
             media=data["media"],
             profile_name=data["ProfileName"],
         )
-        if created or message_log.is_stranded(message):
-            # After commit (at once, unless a caller wrapped us in a transaction), so a worker
-            # never picks up a task for a message it cannot see yet. A re-delivery of a message
-            # whose task never got queued (the enqueue failed with a 500) queues it now.
-            transaction.on_commit(partial(_enqueue_user_messages, user_phone))
         logger.info(
             "inbound %s from %s stored as #%s (%s, %d media)",
-            data["MessageSid"],
-            user_phone,
-            message.pk,
-            "new" if created else "duplicate",
+            result.twilio_sid,
+            result.user_phone,
+            result.message_id,
+            "new" if result.created else "duplicate, queued again" if result.queued else "duplicate",
             len(data["media"]),
         )
         return HttpResponse(str(MessagingResponse()), content_type="text/xml")
-
-
-def _enqueue_user_messages(user_phone: str) -> None:
-    process_user_messages_task.enqueue(user_phone)
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -125,42 +111,48 @@ class OpenAIWebhookView(View):
         except ValueError as exc:
             logger.warning("rejecting OpenAI webhook: %s", type(exc).__name__)
             return _error("invalid OpenAI webhook signature or payload", status=400)
-        event_id = getattr(event, "id", None)
-        event_type = getattr(event, "type", None)
-        if not _is_short_text(event_id, MAX_EVENT_ID_CHARS) or not _is_short_text(event_type, MAX_EVENT_TYPE_CHARS):
+        fields = read_openai_event(event)
+        if fields is None:
             logger.warning("rejecting OpenAI webhook without a usable event id or type")
             return _error("OpenAI webhook event lacks an id or a type", status=400)
-        response_id = getattr(getattr(event, "data", None), "id", None)
-        try:
-            with transaction.atomic():
-                OpenAIWebhookEvent.objects.create(event_id=event_id, type=event_type)
-                if event_type in RESPONSE_EVENTS and isinstance(response_id, str) and response_id:
-                    transaction.on_commit(partial(_enqueue_response_event, event_id, event_type, response_id))
-        except IntegrityError:
-            logger.info("OpenAI event %s (%s) already received; ignored", event_id, event_type)
-            return JsonResponse({"status": "duplicate"})
-        if event_type not in RESPONSE_EVENTS:
-            logger.info("OpenAI event %s of type %s recorded and ignored", event_id, event_type)
-            return JsonResponse({"status": "ignored"})
-        if not response_id:
-            logger.warning("OpenAI event %s (%s) carries no response id; ignored", event_id, event_type)
-            return JsonResponse({"status": "ignored"})
-        logger.info("OpenAI event %s: %s for %s", event_id, event_type, response_id)
+        result = inbound.accept_openai_event(
+            event_id=fields.event_id,
+            event_type=fields.event_type,
+            response_id=fields.response_id,
+            ledger=OPENAI_EVENTS,
+        )
+        event_id, event_type = result.event_id, result.event_type
+        match result.outcome:
+            case EventOutcome.DUPLICATE:
+                logger.info("OpenAI event %s (%s) already received; ignored", event_id, event_type)
+                return JsonResponse({"status": "duplicate"})
+            case EventOutcome.IGNORED:
+                logger.info("OpenAI event %s of type %s recorded and ignored", event_id, event_type)
+                return JsonResponse({"status": "ignored"})
+            case EventOutcome.NO_RESPONSE_ID:
+                logger.warning("OpenAI event %s (%s) carries no response id; ignored", event_id, event_type)
+                return JsonResponse({"status": "ignored"})
+        logger.info("OpenAI event %s: %s for %s", event_id, event_type, result.response_id)
         return JsonResponse({"status": "accepted"})
 
 
-def _is_short_text(value: object, limit: int) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= limit
+class OpenAIEventLedger:
+    """The OpenAI events already received, in this app's `OpenAIWebhookEvent` table (`inbound.EventLedger`)."""
 
+    def record(self, *, event_id: str, event_type: str) -> bool:
+        """Insert the event; False when its unique `event_id` is there already (a concurrent copy included)."""
+        try:
+            with transaction.atomic():
+                OpenAIWebhookEvent.objects.create(event_id=event_id, type=event_type)
+        except IntegrityError:
+            return False
+        return True
 
-def _enqueue_response_event(event_id: str, event_type: str, response_id: str) -> None:
-    """Enqueue the turn's continuation; if that fails, forget the event so OpenAI's retry gets in."""
-    try:
-        handle_openai_response_task.enqueue(event_type, response_id)
-    except Exception:
-        logger.exception("could not enqueue OpenAI event %s; forgetting it so a retry is accepted", event_id)
+    def forget(self, *, event_id: str) -> None:
         OpenAIWebhookEvent.objects.filter(event_id=event_id).delete()
-        raise
+
+
+OPENAI_EVENTS = OpenAIEventLedger()
 
 
 class HealthView(APIView):
@@ -180,7 +172,7 @@ class HealthView(APIView):
             },
             "tasks": {
                 "backend": settings.TASKS_BACKEND,
-                "pending": _pending_task_count() if database.get("ok") else None,
+                "pending": health.count_pending_tasks() if database.get("ok") else None,
             },
         }
         return Response(payload, status=200 if database.get("ok") else 503)
@@ -220,19 +212,3 @@ def _openai_integration() -> dict:
 
 def _is_twilio_configured() -> bool:
     return bool(settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_PHONE_NUMBER)
-
-
-def _pending_task_count() -> int | None:
-    """Count tasks waiting (READY, deferred ones included) in django-tasks-db; None for other backends."""
-    from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
-    from django.tasks.base import TaskResultStatus
-    from django_tasks_db import DatabaseBackend
-    from django_tasks_db.models import DBTaskResult
-
-    if not isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], DatabaseBackend):
-        return None
-    try:
-        return DBTaskResult.objects.filter(status=TaskResultStatus.READY).count()
-    except DatabaseError as exc:
-        logger.warning("could not count pending tasks: %s", type(exc).__name__)
-        return None

@@ -2,10 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from threads import repository
-from threads.adapter import is_openai_enabled
+from threads import staff
 from threads.phones import normalize_whatsapp_phone
-from threads.staff import delete_remote_thread, reset_thread
 
 
 class Command(BaseCommand):
@@ -34,7 +32,7 @@ class Command(BaseCommand):
                 f"Not a WhatsApp phone number: {phone!r}. Use the international format, e.g. +5215512345678 "
                 "or whatsapp:+5215512345678."
             )
-        if delete_remote and not is_openai_enabled():
+        if delete_remote and not staff.can_delete_remote_threads():
             raise CommandError(
                 "--delete-remote needs OpenAI, but OPENAI_API_KEY is not set. Nothing was changed; run without "
                 "--delete-remote to delete the mapping only."
@@ -42,8 +40,8 @@ class Command(BaseCommand):
         if thread_id and not delete_remote:
             raise CommandError("--thread-id only makes sense with --delete-remote.")
         if thread_id:
-            return self._delete_remote_only(user_phone, thread_id)
-        result = reset_thread(user_phone=user_phone, delete_remote=delete_remote)
+            return self._delete_remote_only(thread_id)
+        result = staff.reset_thread(user_phone=user_phone, delete_remote=delete_remote)
         if result.thread_id is None:
             raise CommandError(f"No thread mapping for {user_phone}.")
         self.stdout.write(
@@ -59,14 +57,14 @@ class Command(BaseCommand):
             )
         self.stdout.write(self.style.SUCCESS(f"Deleted {result.thread_id} at OpenAI."))
 
-    def _delete_remote_only(self, user_phone: str, thread_id: str) -> None:
-        """Finish an earlier reset: delete the old remote thread, never the one the user talks in now."""
-        if owner := repository.get_user_phone_by_thread_id(thread_id):
+    def _delete_remote_only(self, thread_id: str) -> None:
+        """Finish an earlier reset: delete the old remote thread, never the one a user talks in now."""
+        result = staff.delete_leftover_remote_thread(thread_id=thread_id)
+        if result.in_use_by:
             raise CommandError(
-                f"{thread_id} is the conversation {owner} uses now: not deleted. "
-                f"To reset it, run: manage.py reset_thread {owner} --delete-remote"
+                f"{thread_id} is the conversation {result.in_use_by} uses now: not deleted. "
+                f"To reset it, run: manage.py reset_thread {result.in_use_by} --delete-remote"
             )
-        deleted, why_not = delete_remote_thread(thread_id)
-        if not deleted:
-            raise CommandError(f"The remote thread {thread_id} was not deleted: {why_not}")
+        if not result.deleted:
+            raise CommandError(f"The remote thread {thread_id} was not deleted: {result.remote_error}")
         self.stdout.write(self.style.SUCCESS(f"Deleted {thread_id} at OpenAI (the user's mapping is untouched)."))

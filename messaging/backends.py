@@ -4,11 +4,13 @@
 production, the console on a laptop without Twilio credentials, an in-memory outbox in tests.
 """
 
+import contextlib
 import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TextIO
 from urllib.parse import urlsplit
@@ -203,12 +205,28 @@ class LocmemBackend(BaseMessagingBackend):
         return SendResult(sid=sid, status="queued")
 
 
+_backend_override: ContextVar[str | None] = ContextVar("messaging_backend_override", default=None)
+
+
+@contextlib.contextmanager
+def using_backend(path: str) -> Iterator[None]:
+    """Send through the backend at `path` inside this block, in this thread (`manage.py chat` prints replies).
+
+    Work a worker picks up later (a retry, a background turn) uses the configured backend.
+    """
+    token = _backend_override.set(path)
+    try:
+        yield
+    finally:
+        _backend_override.reset(token)
+
+
 def get_messaging_backend(path: str | None = None, **kwargs: object) -> BaseMessagingBackend:
     """Load the backend class at `path` (default `settings.MESSAGING_BACKEND`) and build it with `kwargs`.
 
     An old `webhooks.backends.…` path is loaded from here, so it works without the shim module.
     """
-    configured = path or settings.MESSAGING_BACKEND
+    configured = path or _backend_override.get() or settings.MESSAGING_BACKEND
     path = upgrade_backend_path(configured)
     if path != configured:
         logger.warning("messaging backend %r is deprecated, loading %r: set MESSAGING_BACKEND to it", configured, path)

@@ -362,3 +362,13 @@ def test_the_old_module_warns_when_imported_and_shares_the_backends_and_outbox(m
         get_messaging_backend,
         OutboundMessage,
     )
+
+
+def test_using_backend_overrides_the_setting_only_inside_its_block(settings):
+    from messaging.backends import ConsoleBackend, LocmemBackend, using_backend
+
+    settings.MESSAGING_BACKEND = "messaging.backends.LocmemBackend"
+
+    with using_backend("messaging.backends.ConsoleBackend"):
+        assert isinstance(get_messaging_backend(), ConsoleBackend)
+    assert isinstance(get_messaging_backend(), LocmemBackend)

@@ -5,8 +5,8 @@ import sys
 import uuid
 
 from django.core.management.base import BaseCommand, CommandError
-from django.test.utils import override_settings
 
+from messaging.backends import using_backend
 from threads.adapter import is_openai_enabled
 from threads.message_log import record_inbound
 from threads.phones import normalize_whatsapp_phone
@@ -52,5 +52,5 @@ class Command(BaseCommand):
 
     def _exchange(self, user_phone: str, name: str, text: str) -> None:
         record_inbound(user_phone=user_phone, twilio_sid=f"CHAT{uuid.uuid4().hex}", body=text, profile_name=name)
-        with override_settings(MESSAGING_BACKEND="messaging.backends.ConsoleBackend"):
+        with using_backend("messaging.backends.ConsoleBackend"):
             process_user_messages(user_phone=user_phone)

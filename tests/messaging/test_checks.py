@@ -6,6 +6,9 @@
 import pytest
 from django.core.checks import run_checks
 
+# The model checks that run_checks() also runs ask the database about JSON support.
+pytestmark = pytest.mark.django_db
+
 MESSAGING_CHECK_IDS = {"messaging.W001", "webhooks.W003"}
 
 

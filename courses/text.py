@@ -40,7 +40,7 @@ class Fold(Func):
     def as_sqlite(self, compiler, connection, **extra_context):
         return self.as_sql(compiler, connection, function=SQLITE_FOLD_FUNCTION, **extra_context)
 
-    def as_sql(self, compiler, connection, function=None, template=None, **extra_context):
+    def as_sql(self, compiler, connection, function=None, template=None, **extra_context):  # type: ignore[override]
         if function is None and template is None:
             template = "lower(%(expressions)s)"  # other databases: case only
         return super().as_sql(compiler, connection, function=function, template=template, **extra_context)

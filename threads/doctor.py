@@ -30,7 +30,10 @@ from .pricing import get_model_price
 
 logger = logging.getLogger(__name__)
 
-OK, WARN, FAIL = "ok", "warn", "fail"
+Status = Literal["ok", "warn", "fail"]
+OK: Status = "ok"
+WARN: Status = "warn"
+FAIL: Status = "fail"
 ICONS = {OK: "✅", WARN: "⚠️", FAIL: "❌"}
 # The doctor must answer quickly even when a service hangs.
 REQUEST_TIMEOUT_S = 10.0
@@ -45,7 +48,7 @@ BRENDA_TABLES = ("oa_threads_map", "ai_courses", "brenda_messages")
 
 @dataclass(frozen=True)
 class CheckResult:
-    status: Literal["ok", "warn", "fail"]
+    status: Status
     title: str
     detail: str = ""
 

@@ -125,7 +125,9 @@ def collect_metrics() -> list[MetricFamily]:
 def _turn_totals() -> dict:
     """Count and sum everything about turns in one aggregate query."""
     answered = Q(status__in=ANSWERED_STATUSES, latency_ms__isnull=False)
-    aggregates = {f"status_{status}": Count("pk", filter=Q(status=status)) for status in Turn.Status.values}
+    aggregates: dict[str, Count | Sum] = {
+        f"status_{status}": Count("pk", filter=Q(status=status)) for status in Turn.Status.values
+    }
     aggregates |= {
         f"latency_le_{index}": Count("pk", filter=answered & Q(latency_ms__lte=round(bound * 1000)))
         for index, bound in enumerate(LATENCY_BUCKETS_S)

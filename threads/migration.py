@@ -68,6 +68,7 @@ def migrate_threads(
         if dry_run:
             outcome = plan_user_migration(user_phone=mapping.user_phone, old_thread_id=mapping.thread_id)
         else:
+            assert adapter is not None  # checked above: only a dry run goes without
             outcome = migrate_user_thread(user_phone=mapping.user_phone, adapter=adapter)
         if outcome.status == "skipped":
             report.skipped += 1

@@ -210,7 +210,7 @@ def check_prices(
     indexed: dict[tuple[str, ...], tuple[set[tuple[Decimal, str]], set[Decimal]]] = {(): (exact, amounts)}
     for money in found:
         named = _courses_of(text, money, mentions)
-        if named not in indexed:
+        if named not in indexed and courses:
             indexed[named] = _index_prices([amount for name in named for amount in courses[name]])
         if not _is_price(money, *indexed[named]):
             wrong.append(money)
@@ -391,7 +391,7 @@ def _course_mentions(text: str, courses: Mapping[str, object]) -> list[tuple[int
     pattern, names = _names_pattern(tuple(courses))
     if pattern is None:
         return []
-    return [(match.start(), match.end(), names[int(match.lastgroup[1:])]) for match in pattern.finditer(text)]
+    return [(match.start(), match.end(), names[int(str(match.lastgroup)[1:])]) for match in pattern.finditer(text)]
 
 
 @functools.lru_cache(maxsize=8)
@@ -408,7 +408,7 @@ def _names_pattern(names: tuple[str, ...]) -> tuple[re.Pattern[str] | None, tupl
 
 def _loose(name: str) -> str:
     """A name as a pattern that also matches it without (or with other) accents and with any spacing."""
-    parts = []
+    parts: list[str] = []
     for char in fold(name.strip()):
         if char.isspace():
             if not parts or parts[-1] != r"\s+":

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from openai.types.responses import FunctionToolParam
+
 from courses.models import Level
 from courses.selectors import get_course_detail, normalize_level, search_courses
 
@@ -127,7 +129,7 @@ REGISTRY: dict[str, Tool] = {
 }
 
 
-def tool_schemas_for_responses() -> list[dict[str, Any]]:
+def tool_schemas_for_responses() -> list[FunctionToolParam]:
     """Return the tools in the Responses API shape (flat function tools)."""
     return [
         {

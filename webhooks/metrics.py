@@ -9,6 +9,7 @@ import logging
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -25,14 +26,14 @@ class MetricsView(View):
 
     http_method_names = ["get", "head"]
 
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
         token = settings.METRICS_TOKEN
         if not token:
             raise Http404
         presented = _bearer_credentials(request)
         if presented is None:
             logger.info("metrics scrape from %s without a bearer token", request.META.get("REMOTE_ADDR"))
-            response = _plain("bearer token required\n", status=401)
+            response: HttpResponseBase = _plain("bearer token required\n", status=401)
             response["WWW-Authenticate"] = "Bearer"
         elif not hmac.compare_digest(presented, token.encode()):
             logger.warning("rejecting metrics scrape from %s: wrong token", request.META.get("REMOTE_ADDR"))

@@ -131,6 +131,8 @@ def read_openai_event(event: object) -> OpenAIEventFields | None:
     """
     event_id = getattr(event, "id", None)
     event_type = getattr(event, "type", None)
+    if not (isinstance(event_id, str) and isinstance(event_type, str)):
+        return None
     if not _is_short_text(event_id, MAX_EVENT_ID_CHARS) or not _is_short_text(event_type, MAX_EVENT_TYPE_CHARS):
         return None
     response_id = getattr(getattr(event, "data", None), "id", None)

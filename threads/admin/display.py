@@ -68,7 +68,8 @@ def format_usd(value: Decimal | None) -> str:
         return "< $0.000001"
     if abs(rounded) >= 1:  # 0.9999996 rounds up to a dollar
         return "$1.00"
-    decimals = max(2, -rounded.normalize().as_tuple().exponent)
+    exponent = rounded.normalize().as_tuple().exponent
+    decimals = max(2, -exponent) if isinstance(exponent, int) else 2
     return "$" + number_format(rounded, decimal_pos=decimals)
 
 

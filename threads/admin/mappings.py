@@ -8,6 +8,7 @@ services in `threads.staff`, each behind its own permission from `OaThreadMap.Me
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -174,7 +175,7 @@ class OaThreadMapAdmin(admin.ModelAdmin):
         "message_count",
         "last_message_at",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # a flat list of names, which readonly_fields takes
     actions = ["reset_threads", "pause_bot", "resume_bot", "send_message"]
     change_form_template = "admin/threads/oathreadmap/change_form.html"
 
@@ -219,7 +220,7 @@ class OaThreadMapAdmin(admin.ModelAdmin):
 
     @admin.display(description="WhatsApp name")
     def profile_name(self, obj: OaThreadMap) -> str:
-        return obj.profile_name
+        return getattr(obj, "profile_name", "")  # annotated by get_queryset
 
     @admin.display(description="engine")
     def engine(self, obj: OaThreadMap) -> str:
@@ -227,16 +228,16 @@ class OaThreadMapAdmin(admin.ModelAdmin):
 
     @admin.display(description="messages")
     def message_count(self, obj: OaThreadMap) -> int:
-        return obj.message_count
+        return getattr(obj, "message_count", 0)
 
     @admin.display(description="last message", ordering="last_message_at")
     def last_message_at(self, obj: OaThreadMap) -> str:
         # Formatted here: the change page shows a method's value as str(), not as Django's date.
-        return format_datetime(obj.last_message_at)
+        return format_datetime(getattr(obj, "last_message_at", None))
 
     @admin.display(description="bot paused", boolean=True)
     def paused(self, obj: OaThreadMap) -> bool:
-        return obj.bot_paused
+        return bool(getattr(obj, "bot_paused", False))
 
     # --- permissions ---------------------------------------------------------
 
@@ -447,7 +448,9 @@ class OaThreadMapAdmin(admin.ModelAdmin):
         failed = []
         for phone in phones:
             try:
-                rows = staff.send_staff_message(user_phone=phone, text=data["text"], staff_user_id=request.user.pk)
+                rows = staff.send_staff_message(
+                    user_phone=phone, text=data["text"], staff_user_id=cast(int, request.user.pk)
+                )
             except ImproperlyConfigured:
                 logger.exception("staff message to %s could not be sent: messaging is not configured", phone)
                 failed.append(phone)

@@ -41,8 +41,12 @@ def _with_mapping(queryset: QuerySet) -> QuerySet:
     return queryset.annotate(has_mapping=Exists(OaThreadMap.objects.filter(pk=OuterRef("user_phone"))))
 
 
+def _has_mapping(obj: Turn | Message | Contact) -> bool:
+    return bool(getattr(obj, "has_mapping", False))  # annotated in the admins' querysets
+
+
 def _user_link(obj: Turn | Message | Contact) -> str:
-    url = conversation_url(obj.user_phone, has_mapping=obj.has_mapping)
+    url = conversation_url(obj.user_phone, has_mapping=_has_mapping(obj))
     return format_html('<a href="{}" title="{}">{}</a>', url, obj.user_phone, format_phone(obj.user_phone))
 
 
@@ -189,7 +193,7 @@ class TurnAdmin(_ReadOnlyAdmin):
 
     @admin.display(description="user phone")
     def user_phone_link(self, obj: Turn) -> str:
-        url = conversation_url(obj.user_phone, has_mapping=obj.has_mapping)
+        url = conversation_url(obj.user_phone, has_mapping=_has_mapping(obj))
         return format_html('{} (<a href="{}">conversation</a>)', obj.user_phone, url)
 
     @admin.display(description="started")
@@ -381,8 +385,8 @@ class ContactAdmin(admin.ModelAdmin):
     def conversation_link(self, obj: Contact) -> str:
         # Users answered only by the catalogue responder have no thread mapping: the message log is
         # where staff find their conversation.
-        url = conversation_url(obj.user_phone, has_mapping=obj.has_mapping)
-        return format_html('<a href="{}">{}</a>', url, "transcript" if obj.has_mapping else "messages")
+        url = conversation_url(obj.user_phone, has_mapping=_has_mapping(obj))
+        return format_html('<a href="{}">{}</a>', url, "transcript" if _has_mapping(obj) else "messages")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -49,7 +49,7 @@ class AssistantsEngine(BaseEngine):
         self._calls_before_run: Counter[str] = Counter()
 
     def create_thread(self, *, seed: Sequence[SeedMessage] = (), deadline: float | None = None) -> str:
-        messages = [{"role": m.role, "content": m.text} for m in seed if m.text.strip()]
+        messages: list[Any] = [{"role": m.role, "content": m.text} for m in seed if m.text.strip()]
         with _quiet():
             thread = self.request(
                 "threads.create",
@@ -154,7 +154,9 @@ class AssistantsEngine(BaseEngine):
                 f"run {run.id} still calls tools after {handle.rounds} rounds "
                 f"(OPENAI_MAX_TOOL_ROUNDS={settings.OPENAI_MAX_TOOL_ROUNDS})"
             )
-        outputs = []
+        if run.required_action is None:
+            raise RunFailed(f"run {run.id} requires an action but names none")
+        outputs: list[Any] = []
         for call in run.required_action.submit_tool_outputs.tool_calls:
             outcome = execute_tool_call(call.function.name, call.function.arguments)
             outputs.append({"tool_call_id": call.id, "output": outcome.output})

@@ -7,6 +7,7 @@ conversation holds the memory, so a returning user without tool calls costs one 
 """
 
 import contextlib
+import functools
 import hashlib
 import logging
 import threading
@@ -68,7 +69,7 @@ class ResponsesEngine(BaseEngine):
 
     def create_thread(self, *, seed: Sequence[SeedMessage] = (), deadline: float | None = None) -> str:
         """Create a conversation holding `seed`: 20 items in the create call, the rest 20 at a time."""
-        items = [_message_item(message.role, message.text) for message in seed if message.text.strip()]
+        items: list[Any] = [_message_item(message.role, message.text) for message in seed if message.text.strip()]
         conversation = self.request(
             "conversations.create",
             lambda c: c.conversations.create(items=items[:ITEMS_PER_CALL] or openai.omit),
@@ -77,10 +78,9 @@ class ResponsesEngine(BaseEngine):
         )
         try:
             for start in range(ITEMS_PER_CALL, len(items), ITEMS_PER_CALL):
-                chunk = items[start : start + ITEMS_PER_CALL]
                 self.request(
                     "conversations.items.create",
-                    lambda c, chunk=chunk: c.conversations.items.create(conversation.id, items=chunk),
+                    functools.partial(_add_items, conversation.id, items[start : start + ITEMS_PER_CALL]),
                     deadline=deadline,
                 )
         except (EngineError, RunTimeout):
@@ -264,7 +264,7 @@ class ResponsesEngine(BaseEngine):
         return response
 
     def _post_response(
-        self, handle: RunHandle, items: list[dict[str, Any]], *, deadline: float | None, background: bool
+        self, handle: RunHandle, items: list[Any], *, deadline: float | None, background: bool
     ) -> Response:
         """Send the request with its cacheable prefix first: instructions, then tools, then this turn's input."""
         config = self.config
@@ -346,10 +346,9 @@ class ResponsesEngine(BaseEngine):
                 self.sleep(min(delay, remaining_s(deadline, what="the response finished")))
                 delay = min(delay * 2, POLL_MAX_S)
                 handle.openai_calls += 1
-                response_id = response.id
                 response = self.request(
                     "responses.retrieve",
-                    lambda c, response_id=response_id: c.responses.retrieve(response_id),
+                    functools.partial(_retrieve_response, response.id),
                     deadline=deadline,
                     not_found=EngineError,
                 )
@@ -368,7 +367,7 @@ class ResponsesEngine(BaseEngine):
             handle.openai_calls += 1
             try:
                 with translate_errors("conversations.items.create"):
-                    client.conversations.items.create(handle.thread_id, items=outputs[start : start + ITEMS_PER_CALL])
+                    _add_items(handle.thread_id, outputs[start : start + ITEMS_PER_CALL], client)
             except EngineError as exc:
                 logger.warning("could not close function calls in %s: %s", handle.thread_id, exc)
                 return
@@ -385,6 +384,14 @@ class ResponsesEngine(BaseEngine):
 def function_calls(response: Response) -> list[ResponseFunctionToolCall]:
     """Return the response's function calls, in order."""
     return [item for item in response.output if item.type == "function_call"]
+
+
+def _add_items(conversation_id: str, items: list[Any], client: openai.OpenAI) -> Any:
+    return client.conversations.items.create(conversation_id, items=items)
+
+
+def _retrieve_response(response_id: str, client: openai.OpenAI) -> Response:
+    return client.responses.retrieve(response_id)
 
 
 def _message_item(role: str, text: str) -> dict[str, Any]:

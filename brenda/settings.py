@@ -138,6 +138,10 @@ _TASK_BACKENDS = {
 if TASKS_BACKEND not in _TASK_BACKENDS:
     raise ImproperlyConfigured(f"TASKS_BACKEND must be one of {', '.join(_TASK_BACKENDS)}; got {TASKS_BACKEND!r}.")
 TASKS = {"default": {"BACKEND": _TASK_BACKENDS[TASKS_BACKEND], "QUEUES": []}}
+# Seconds between recovery sweeps, which the db_worker processes keep queued (no cron needed).
+RECOVERY_SWEEP_S = env.float("RECOVERY_SWEEP_S", default=60.0)
+if RECOVERY_SWEEP_S <= 0:
+    raise ImproperlyConfigured(f"RECOVERY_SWEEP_S must be positive; got {RECOVERY_SWEEP_S}.")
 
 # --- OpenAI -----------------------------------------------------------------
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
@@ -177,7 +181,7 @@ if OPENAI_ENGINE not in ("responses", "assistants"):
 # {"gpt-6-luna": {"input": 0.10, "cached_input": 0.01, "output": 0.50}}; checked by threads.E005.
 try:
     OPENAI_PRICES = json.loads(env.str("OPENAI_PRICES", default="") or "{}")
-except ValueError as exc:
+except json.JSONDecodeError as exc:
     raise ImproperlyConfigured(f"OPENAI_PRICES is not valid JSON ({exc.msg} at character {exc.pos}).") from None
 
 

@@ -3,15 +3,17 @@
 A service that imported its tasks would import upward (the tasks call the services), so the
 tasks register themselves under a name when the app loads (`ThreadsConfig.ready`) and the
 services only know the name. One door for every deferred piece of work: a recovery check, a
-background deadline check, a retried send, a user's pending messages.
+background deadline check, a retried send, a user's pending messages, the recovery sweep.
 """
 
 import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.tasks import Task
+from django.tasks import Task, TaskResultStatus
 from django.utils import timezone
+from django_tasks_db import DatabaseBackend
+from django_tasks_db.models import DBTaskResult, get_date_max
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +23,7 @@ SEND_PENDING_MESSAGES = "send_pending_messages"
 HANDLE_OPENAI_RESPONSE = "handle_openai_response"
 CHECK_BACKGROUND_TURN = "check_background_turn"
 RECOVER_TURN = "recover_turn"
+RECOVERY_SWEEP = "recovery_sweep"
 
 _registry: dict[str, Task] = {}
 
@@ -43,14 +46,54 @@ def run_soon(name: str, *args) -> None:
 def run_later(name: str, delay_s: float, *args) -> bool:
     """Enqueue the work `name` to run after `delay_s` seconds when the backend can defer; return whether it did.
 
-    The immediate backend cannot defer: the work then waits for the recovery sweep
-    (`manage.py recover_turns`) or the user's next turn instead of blocking the request.
+    The immediate backend cannot defer: the work then waits for `manage.py recover_turns` (run
+    from cron there) or the user's next turn instead of blocking the request.
     """
     task_ = _task(name)
     if not task_.get_backend().supports_defer:
         logger.debug("task backend cannot defer %s; leaving it to recovery", task_.name)
         return False
     task_.using(run_after=timezone.now() + timedelta(seconds=delay_s)).enqueue(*args)
+    return True
+
+
+def run_later_once(name: str, delay_s: float) -> bool:
+    """Make sure one run of the work `name` (it takes no arguments) waits in the queue, due within `delay_s`.
+
+    For work that queues its own next run, such as the recovery sweep, and that every worker
+    starts: a run already waiting is kept (brought forward if it is due later), so starting it
+    again adds nothing. A run in progress does not count: such work queues its next run as it starts.
+    Two callers that both found nothing waiting both enqueue; each then deletes every waiting
+    run but the first, in the same order, so one is left without a lock (and were two ever left,
+    the first to run would find the other waiting and queue nothing: the chains merge).
+
+    Returns whether a run is waiting. Only the database backend has a queue to look into: under
+    any other (the immediate one cannot even defer) nothing is queued and this returns False.
+    """
+    task_ = _task(name)
+    backend = task_.get_backend()
+    if not isinstance(backend, DatabaseBackend):
+        logger.debug("task backend %s has no queue to keep %s in", backend.alias, task_.name)
+        return False
+    waiting = DBTaskResult.objects.filter(
+        backend_name=backend.alias, task_path=task_.module_path, status=TaskResultStatus.READY
+    )
+    # django-tasks-db marks a run without a delay with get_date_max(): due at once, even to a worker
+    # whose "now" was taken a moment before (a run_after of now could miss its next look).
+    at_once = get_date_max()
+    if delay_s <= 0:
+        due_by, later = at_once, waiting.exclude(run_after=at_once)
+    else:
+        due_by = timezone.now() + timedelta(seconds=delay_s)
+        later = waiting.filter(run_after__gt=due_by).exclude(run_after=at_once)
+    if waiting.exists():
+        later.update(run_after=due_by)
+        return True
+    (task_ if delay_s <= 0 else task_.using(run_after=due_by)).enqueue()
+    ids = list(waiting.order_by("enqueued_at", "id").values_list("id", flat=True))
+    if len(ids) > 1:
+        logger.info("%s was queued %d times at once; keeping %s", task_.name, len(ids), ids[0])
+        waiting.filter(id__in=ids[1:]).delete()  # those still waiting: a worker may have claimed one meanwhile
     return True
 
 

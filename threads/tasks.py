@@ -1,10 +1,14 @@
 """Background tasks: thin, JSON-safe wrappers over the services (Django's tasks framework).
 
-Each registers under the name the services schedule it by (`threads.scheduling`).
+Each registers under the name the services schedule it by (`threads.scheduling`). Here too is
+what a `db_worker` process does to keep the recovery sweep going (`keep_recovery_sweep`).
 """
 
 import logging
+import time
 
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS
 from django.tasks import task
 
 from . import background, outbound, recovery, scheduling, services
@@ -40,3 +44,33 @@ def check_background_turn_task(turn_id: int, response_id: str) -> bool:
 @task
 def recover_turn_task(turn_id: int) -> dict:
     return recovery.check_turn(turn_id=turn_id).__dict__
+
+
+@scheduling.register(scheduling.RECOVERY_SWEEP)
+@task
+def recovery_sweep_task() -> dict:
+    return recovery.sweep().__dict__
+
+
+# When this process next makes sure the sweep is queued (time.monotonic()); None before the first time.
+_next_sweep_check: float | None = None
+
+
+def keep_recovery_sweep(sender, *, connection, **kwargs) -> None:
+    """Keep the recovery sweep queued from a `db_worker` process (`ThreadsConfig.ready` connects this).
+
+    django-tasks-db's worker has no start hook, but the first thing it does is open a database
+    connection (`connection_created`), and with CONN_MAX_AGE=0 it opens one at every poll. The
+    first time, this queues a sweep due now, so a restarted worker heals at once; then, at most
+    once per RECOVERY_SWEEP_S, it checks that the chain is still queued and restarts it if not.
+    """
+    global _next_sweep_check
+    now = time.monotonic()
+    if connection.alias != DEFAULT_DB_ALIAS or (_next_sweep_check is not None and now < _next_sweep_check):
+        return
+    starting = _next_sweep_check is None
+    _next_sweep_check = now + settings.RECOVERY_SWEEP_S
+    try:
+        recovery.keep_sweeping(now=starting)
+    except Exception:  # never break the worker's connection over it: the next check tries again
+        logger.exception("could not queue the recovery sweep")

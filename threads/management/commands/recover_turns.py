@@ -1,14 +1,22 @@
-"""Recover turns whose worker died and answer inbound messages no turn took (safe to run from cron)."""
+"""Recover turns whose worker died and answer inbound messages no turn took, by hand or from cron.
 
+With the database tasks backend the workers run the same sweep every RECOVERY_SWEEP_S by
+themselves (`threads.recovery.sweep`); this also restarts that chain if it is missing. With the
+immediate backend nothing runs later, so there this command, from cron, is the sweep.
+"""
+
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from threads.recovery import recover_stale_work
+from threads.recovery import keep_sweeping, recover_stale_work
 
 
 class Command(BaseCommand):
     help = (
         "Finish or re-queue turns whose lease expired (their worker was killed or lost) and answer "
-        "inbound messages older than --orphan-age seconds that no turn took. Idempotent."
+        "inbound messages older than --orphan-age seconds that no turn took. Idempotent. With the "
+        "database tasks backend the workers already do this every RECOVERY_SWEEP_S; run it from cron "
+        "only with the immediate backend."
     )
 
     def add_arguments(self, parser):
@@ -20,3 +28,7 @@ class Command(BaseCommand):
             f"re-queued turns: {len(report.turns_requeued)}, resent turns: {len(report.turns_resent)}, "
             f"checked background turns: {len(report.turns_checked)}, users answered: {len(report.users_resumed)}"
         )
+        if keep_sweeping():
+            self.stdout.write(f"recovery sweep: queued, every {settings.RECOVERY_SWEEP_S:g}s")
+        else:
+            self.stdout.write("recovery sweep: not with this tasks backend (run this command from cron)")

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import re
 import statistics
+import sys
 import time
 import uuid
 from collections import Counter
@@ -53,6 +54,55 @@ ENDPOINTS = {
 }
 _ID_SEGMENT = re.compile(r"/(conv|resp|thread|run|msg|asst)_[A-Za-z0-9]+")
 
+# The issue's target for a returning user's turn without tools, in queries inside process_user_messages.
+QUERY_TARGET = 15
+TARGET_SCENARIO = "returning user"
+# The phases of a turn, in the order a turn goes through them, with their labels in table 1c.
+PHASES = {
+    "lease": "lease (acquire, renew, release)",
+    "messages": "messages (gather + pause flag, claim, look again)",
+    "turn": "turn record (start, finish)",
+    "pause": "pause check",
+    "budget": "budget check",
+    "context": "context notes (takeover, price cut)",
+    "thread": "thread mapping (read, create, messages)",
+    "bookkeeping": "model call bookkeeping (mapping touch)",
+    "tools": "tools (catalogue)",
+    "pricecheck": "price check (catalogue read)",
+    "delivery": "delivery (outbound rows, send, status)",
+    "recovery": "recovery check scheduling",
+    "fallback": "fallback reply",
+    "other": "other",
+}
+# A query belongs to the phase of the innermost project function (or, failing that, module) named here
+# on its call stack: `threads.message_log.record_outbound` is not named, so its INSERT counts for the
+# `threads.outbound` that called it (delivery), while `pending_inbound` counts for itself.
+_PHASE_OF = {
+    "threads.locks": "lease",
+    "threads.message_log.pending_inbound": "messages",
+    "threads.message_log.gather_pending_inbound": "messages",  # the pause flag comes with the messages
+    "threads.message_log.has_pending_inbound": "messages",
+    "threads.message_log.claim_for_turn": "messages",
+    "threads.turns": "turn",
+    "threads.services.run_turn": "pause",  # its own queries: the pause look-up and holding the messages
+    "threads.budgets": "budget",
+    "threads.answering.context_notes": "context",
+    "threads.repository.get_thread_id": "thread",
+    "threads.repository.save_thread_id": "thread",
+    "threads.answering.mapped_thread_id": "thread",
+    "threads.answering.ensure_thread": "thread",
+    "threads.answering.record_run": "bookkeeping",
+    "threads.tools": "tools",
+    "threads.answering.vet_prices": "pricecheck",
+    "threads.answering.cut_wrong_prices": "pricecheck",
+    "threads.outbound": "delivery",
+    "threads.answering.schedule_recovery_check": "recovery",
+    "threads.scheduling": "recovery",
+    "threads.fallback": "fallback",
+    "threads.answering._turn_texts": "fallback",
+}
+_PROJECT_PACKAGES = frozenset({"threads", "courses", "messaging"})
+
 
 @dataclass
 class TurnSample:
@@ -67,6 +117,40 @@ class TurnSample:
     reply_origin: str  # "assistant", or "fallback" when something went wrong
     wall_ms: float  # informative only: the fake answers instantly
     endpoints: dict[str, int] = field(default_factory=dict)
+    phases: dict[str, int] = field(default_factory=dict)  # db_queries by phase of the turn (see PHASES)
+    unattributed: list[str] = field(default_factory=list)  # innermost project function of each "other" query
+
+
+def phase_of_caller() -> tuple[str, str]:
+    """Return the phase of the turn the running query belongs to, and the innermost project function on the stack.
+
+    Walks the Python stack outwards from the query and stops at the first function (or module)
+    of ours that `_PHASE_OF` names; Django's and the standard library's frames are skipped.
+    """
+    frame, innermost = sys._getframe(1), ""
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.partition(".")[0] in _PROJECT_PACKAGES:
+            name = f"{module}.{frame.f_code.co_name}"
+            innermost = innermost or name
+            phase = _PHASE_OF.get(name) or _PHASE_OF.get(module)
+            if phase:
+                return phase, innermost
+        frame = frame.f_back
+    return "other", innermost or "?"
+
+
+@contextlib.contextmanager
+def queries_by_phase(connection) -> Iterator[list[tuple[str, str]]]:
+    """Record (phase, innermost project function) for every query this connection runs in the block."""
+    attributed: list[tuple[str, str]] = []
+
+    def attribute(execute, sql, params, many, context):
+        attributed.append(phase_of_caller())
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(attribute):
+        yield attributed
 
 
 def endpoint_name(method: str, path: str) -> str:
@@ -141,7 +225,7 @@ def _measure_turn(fake, *, engine: str, scenario: str, phone: str, sid: str, tex
 
     message_log.record_inbound(user_phone=phone, twilio_sid=sid, body=text)
     fake.reset_requests()
-    with CaptureQueriesContext(connection) as queries:
+    with CaptureQueriesContext(connection) as queries, queries_by_phase(connection) as attributed:
         started = time.perf_counter()
         process_user_messages(user_phone=phone)
         wall_ms = (time.perf_counter() - started) * 1000
@@ -158,6 +242,8 @@ def _measure_turn(fake, *, engine: str, scenario: str, phone: str, sid: str, tex
         reply_origin=reply.origin if reply else "none",
         wall_ms=wall_ms,
         endpoints=dict(Counter(endpoint_name(r.method, r.path) for r in requests)),
+        phases=dict(Counter(phase for phase, _ in attributed)),
+        unattributed=[function for phase, function in attributed if phase == "other"],
     )
 
 
@@ -170,8 +256,10 @@ def summarise(samples: list[TurnSample]) -> list[dict]:
             if not group:
                 continue
             endpoints: Counter[str] = Counter()
+            phases: Counter[str] = Counter()
             for sample in group:
                 endpoints.update(sample.endpoints)
+                phases.update(sample.phases)
             rows.append(
                 {
                     "scenario": scenario,
@@ -185,6 +273,8 @@ def summarise(samples: list[TurnSample]) -> list[dict]:
                     "tool_calls": statistics.mean(s.tool_calls for s in group),
                     "fallback_replies": sum(s.reply_origin != "assistant" for s in group),
                     "endpoints": {name: count / len(group) for name, count in endpoints.items()},
+                    "phases": {name: phases[name] / len(group) for name in PHASES if phases[name]},
+                    "unattributed": sorted({f for s in group for f in s.unattributed}),
                 }
             )
     return rows
@@ -240,12 +330,59 @@ def report(rows: list[dict], *, polls_per_step: int, database: str) -> dict:
         align="llrr",
         notes=["Turn.openai_calls: what the service recorded on the turn ('same' = matches the HTTP count)"],
     )
+    targets = report_phases(rows, database=database)
     return {
         "polls_per_step": polls_per_step,
         "database": database,
         "rows": rows,
         "ratios_responses_to_assistants": ratios,
+        "query_target": {"max_queries": QUERY_TARGET, "scenario": TARGET_SCENARIO, "by_engine": targets},
     }
+
+
+def report_phases(rows: list[dict], *, database: str) -> dict[str, dict]:
+    """Print table 1c (queries per phase of the turn, beside the target) and return the target's verdicts."""
+    columns = [row for scenario, _ in SCENARIOS for row in rows if row["scenario"] == scenario]
+    # Every phase, at 0 too (a phase that costs nothing is news); "other" only when something fell there.
+    used = [name for name in PHASES if name != "other" or any(row["phases"].get(name) for row in columns)]
+    table = [[PHASES[name], *(_count(row["phases"].get(name, 0)) for row in columns)] for name in used]
+    table.append(["total", *(_count(row["db_queries"]) for row in columns)])
+    targets = {}
+    verdicts = []
+    for row in columns:
+        if row["scenario"] != TARGET_SCENARIO:
+            verdicts.append("")
+            continue
+        met = row["db_queries_range"][1] <= QUERY_TARGET
+        targets[row["engine"]] = {"queries": row["db_queries"], "met": met}
+        verdicts.append("met" if met else "NOT met")
+    table.append([f"target <= {QUERY_TARGET} ({TARGET_SCENARIO}, no tools)", *verdicts])
+    others = sorted({function for row in columns for function in row["unattributed"]})
+    print_table(
+        "1c. DB queries per phase of the turn  (inside process_user_messages)",
+        ["phase", *(f"{_SHORT[row['scenario']]} {_SHORT[row['engine']]}" for row in columns)],
+        table,
+        notes=[
+            f"database: {database}; a query counts for the innermost function of ours on its stack that has a "
+            "phase (bench/calls.py, _PHASE_OF)",
+            "lease renewals by the LeaseKeeper's thread use their own connection and are not counted here",
+            *([f"other: {', '.join(others)}"] if others else []),
+        ],
+    )
+    return targets
+
+
+_SHORT = {
+    "new user": "new",
+    "returning user": "return",
+    "tool round": "tools",
+    "assistants": "asst",
+    "responses": "resp",
+}
+
+
+def _count(value: float) -> str:
+    return fmt(value, 0) if float(value).is_integer() else f"{value:.1f}"
 
 
 def run(*, quick: bool) -> dict:

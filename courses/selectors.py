@@ -4,9 +4,9 @@ import uuid
 from decimal import Decimal
 from typing import TypedDict
 
-from django.db.models import Case, Q, QuerySet, Value, When
+from django.db.models import Case, FilteredRelation, Q, QuerySet, Value, When
 
-from .models import Course, CourseBonus, Level
+from .models import Course, Level
 from .text import Fold, fold
 
 SEARCH_LIMIT = 10
@@ -158,14 +158,22 @@ def get_course_detail(id_course: str) -> CourseDetail | None:
 def get_course_amounts() -> dict[str, set[tuple[Decimal, str]]]:
     """Return, by course name, every money amount the catalogue states for it: price and active bonus values.
 
-    These, with their currency, are the only amounts the assistant may quote (two queries).
+    These, with their currency, are the only amounts the assistant may quote. One query: a row
+    per course and active bonus with a value (a course without one comes once, with no bonus).
     """
+    valued_bonus = FilteredRelation("bonuses", condition=Q(bonuses__active=True, bonuses__value__isnull=False))
+    rows = (
+        active_courses()
+        .alias(valued_bonus=valued_bonus)
+        .order_by()
+        .values_list("name", "price", "currency", "valued_bonus__value")
+    )
     amounts: dict[str, set[tuple[Decimal, str]]] = {}
-    for name, price, currency in active_courses().values_list("name", "price", "currency"):
-        amounts.setdefault(name, set()).add((price, currency.upper()))
-    bonuses = CourseBonus.objects.filter(course__active=True, active=True, value__isnull=False)
-    for name, value, currency in bonuses.values_list("course__name", "value", "course__currency"):
-        amounts.setdefault(name, set()).add((value, currency.upper()))
+    for name, price, currency, bonus_value in rows:
+        course = amounts.setdefault(name, set())
+        course.add((price, currency.upper()))
+        if bonus_value is not None:
+            course.add((bonus_value, currency.upper()))
     return amounts
 
 

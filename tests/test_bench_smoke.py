@@ -23,13 +23,18 @@ def test_calls_bench_measures_every_scenario_for_both_engines(demo_catalogue, ca
     assert all(s.http_requests > 0 and s.db_queries > 0 for s in samples)
     assert [s.tool_calls for s in samples if s.scenario == "tool round"] == [1, 1]
     assert all(sum(s.endpoints.values()) == s.http_requests for s in samples)
+    # Every query of a turn is put in one phase, and ours all have a phase of their own.
+    assert all(sum(s.phases.values()) == s.db_queries for s in samples)
+    assert all(set(s.phases) <= set(calls.PHASES) - {"other"} for s in samples), [s.unattributed for s in samples]
 
     result = calls.report(calls.summarise(samples), polls_per_step=2, database="test")
 
     ratios = result["ratios_responses_to_assistants"]
     assert set(ratios) == {scenario for scenario, _ in calls.SCENARIOS}
     assert all(0 < r["http_requests"] < 1 for r in ratios.values())
-    assert "OpenAI HTTP requests and DB queries per turn" in capsys.readouterr().out
+    assert set(result["query_target"]["by_engine"]) == set(calls.ENGINES)
+    out = capsys.readouterr().out
+    assert "OpenAI HTTP requests and DB queries per turn" in out and "DB queries per phase of the turn" in out
 
 
 def test_money_bench_measures_caching_cost_and_the_price_check(demo_catalogue, capsys):

@@ -27,7 +27,7 @@ from .fallback import fallback_reply
 from .locks import renew_user_lease
 from .models import Message, Turn, engine_for_thread_id
 from .outbound import deliver_reply
-from .pricecheck import PriceCheck, check_catalogue_prices, remove_wrong_amounts
+from .pricecheck import PriceCheck, check_catalogue_prices, find_money, remove_wrong_amounts
 from .pricing import Usage, cost_usd
 
 logger = logging.getLogger(__name__)
@@ -141,9 +141,13 @@ def vet_prices(
     the user to the catalogue's prices instead; a reply with nothing else in it is replaced by
     the rule-based answer. A wrong price is never sent: a missing sentence costs less than a
     promise the business cannot keep. `second_try` marks the model's corrected reply;
-    `catalogue` (course name → its amounts) saves reading it again.
+    `catalogue` (course name → its amounts) saves reading it again. A reply with no amount at
+    all (most of them) passes without reading the catalogue: there is nothing to compare.
     """
-    catalogue = get_course_amounts() if catalogue is None else catalogue
+    if catalogue is None:
+        if not find_money(text):
+            return text
+        catalogue = get_course_amounts()
     check = check_catalogue_prices(text, catalogue)
     if check.ok:
         if check.found:
@@ -206,15 +210,29 @@ def record_price_check(turn: Turn, check: PriceCheck, *, action: str) -> None:
     turn.price_checks = [*turn.price_checks, {**check.as_record(), "action": action}]
 
 
+def mapped_thread_id(user_phone: str) -> str:
+    """Return the user's thread if it belongs to the configured engine, else "" (a turn will make one).
+
+    A turn bound for the model opens with it (`services.run_turn`), so its messages are
+    claimed into the thread at once and `ensure_thread` need not read the mapping again. The
+    look-up marks the mapping used (`repository.use_mapping`): the turn is about to talk in it.
+    """
+    thread_id = repository.use_mapping(user_phone) or ""
+    return thread_id if engine_for_thread_id(thread_id) == settings.OPENAI_ENGINE else ""
+
+
 def ensure_thread(
     turn: Turn, *, adapter: ThreadsAdapter, lost: str | None = None, deadline: float | None = None
 ) -> str:
     """Return the user's thread for this engine, creating (and mapping) a seeded one when needed.
 
-    A missing mapping, a mapping made by the other engine, or a thread `lost` remotely all
-    get a new thread that starts from the user's recent transcript in the message log.
+    A turn opened in the user's thread (`turn.thread_id`, from `mapped_thread_id`) keeps it;
+    otherwise the mapping is read. A missing mapping, a mapping made by the other engine, or a
+    thread `lost` remotely all get a new thread that starts from the user's recent transcript
+    in the message log, and the turn's messages are moved to it.
     """
-    thread_id = repository.get_thread_id(turn.user_phone)
+    known = turn.thread_id if lost is None else ""
+    thread_id = known or repository.get_thread_id(turn.user_phone)
     if lost is not None or thread_id is None or engine_for_thread_id(thread_id) != adapter.name:
         if lost:
             logger.warning("thread %s of %s is gone remotely; recreating it", lost, turn.user_phone)
@@ -225,10 +243,11 @@ def ensure_thread(
         thread_id = adapter.create_thread(seed=seed, deadline=deadline)
         repository.save_thread_id(turn.user_phone, thread_id)
         logger.info("created %s thread for %s (seeded with %d messages)", adapter.name, turn.user_phone, len(seed))
+    if thread_id != turn.thread_id:  # claimed into another thread (or none): follow the turn
+        Message.objects.filter(turn=turn).update(thread_id=thread_id)
     turn.thread_id = thread_id
     turn.engine = adapter.name
     turn.model = turn.model or adapter.model or REMOTE_ASSISTANT_MODEL
-    Message.objects.filter(turn=turn).update(thread_id=thread_id)
     return thread_id
 
 
@@ -243,8 +262,10 @@ def tracking_openai_requests(turn: Turn) -> Iterator[None]:
 
 
 def record_run(turn: Turn, result: RunResult) -> None:
-    """Add what a run (or a background step) did to the turn's record: its calls, tokens and cost."""
-    repository.touch_mapping(turn.user_phone)
+    """Add what a run (or a background step) did to the turn's record: its calls, tokens and cost.
+
+    The mapping was marked used when the turn opened in it (`mapped_thread_id`) or made it.
+    """
     turn.response_id = result.response_id
     turn.tool_calls = [*turn.tool_calls, *result.tool_calls]
     add_usage(turn, result.usage, model=result.model)

@@ -29,15 +29,21 @@ def _expiry(ttl_s: float) -> ExpressionWrapper:
 
 
 def acquire_user_lease(user_phone: str, *, ttl_s: float) -> str | None:
-    """Take the user's lease for `ttl_s` seconds; return its token, or None if someone else holds it."""
-    Contact.objects.get_or_create(user_phone=user_phone)
+    """Take the user's lease for `ttl_s` seconds; return its token, or None if someone else holds it.
+
+    The contact row almost always exists (storing a message creates it), so the lease is taken
+    first and the row created only when that found none: one statement on the hot path.
+    """
     token = uuid.uuid4().hex
-    taken = (
-        Contact.objects.filter(pk=user_phone)
-        .filter(Q(lock_token="") | Q(lock_expires_at__isnull=True) | Q(lock_expires_at__lt=Now()))
-        .update(lock_token=token, lock_expires_at=_expiry(ttl_s))
-    )
-    return token if taken else None
+    if _take_lease(user_phone, token, ttl_s=ttl_s):
+        return token
+    _, created = Contact.objects.get_or_create(user_phone=user_phone)
+    return token if created and _take_lease(user_phone, token, ttl_s=ttl_s) else None
+
+
+def _take_lease(user_phone: str, token: str, *, ttl_s: float) -> bool:
+    free = Q(lock_token="") | Q(lock_expires_at__isnull=True) | Q(lock_expires_at__lt=Now())
+    return bool(Contact.objects.filter(free, pk=user_phone).update(lock_token=token, lock_expires_at=_expiry(ttl_s)))
 
 
 def renew_user_lease(user_phone: str, token: str, *, ttl_s: float) -> bool:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from .models import Contact, Message, Turn
@@ -104,6 +104,26 @@ def pending_inbound(user_phone: str) -> list[Message]:
     return list(_pending_inbound(user_phone).order_by("id"))
 
 
+@dataclass(frozen=True)
+class PendingInbound:
+    """A user's messages waiting for a turn, and whether staff had taken the user over when they were read."""
+
+    messages: list[Message]
+    bot_paused: bool
+
+
+def gather_pending_inbound(user_phone: str) -> PendingInbound:
+    """Return the user's messages waiting for a turn, oldest first, with the user's pause flag, in one query.
+
+    The turn that answers them needs both; reading the flag with the messages saves a look-up
+    per turn. Messages stored while the user was paused are held already, so these can only
+    meet a pause that came after they arrived: the turn then holds them for staff.
+    """
+    paused = Exists(Contact.objects.filter(pk=user_phone, bot_paused=True))
+    messages = list(_pending_inbound(user_phone).annotate(user_paused=paused).order_by("id"))
+    return PendingInbound(messages=messages, bot_paused=any(m.user_paused for m in messages))
+
+
 def has_pending_inbound(user_phone: str) -> bool:
     return _pending_inbound(user_phone).exists()
 
@@ -115,10 +135,18 @@ def users_with_pending_inbound(*, older_than_s: float = 0) -> list[str]:
 
 
 def claim_for_turn(messages: Sequence[Message], turn: Turn) -> list[Message]:
-    """Attach pending messages to `turn`; return those it got (another turn may have taken some)."""
+    """Attach pending messages to `turn` (and its thread); return those it got (another turn may have taken some).
+
+    The UPDATE only takes messages no turn has: when it took them all, `messages` are returned
+    as they now stand without reading them again; otherwise those the turn got are read back.
+    """
     ids = [m.pk for m in messages]
-    Message.objects.filter(pk__in=ids, turn__isnull=True).update(turn=turn, thread_id=turn.thread_id)
-    return list(Message.objects.filter(pk__in=ids, turn=turn).order_by("id"))
+    taken = Message.objects.filter(pk__in=ids, turn__isnull=True).update(turn=turn, thread_id=turn.thread_id)
+    if taken < len(set(ids)):
+        return list(Message.objects.filter(pk__in=ids, turn=turn).order_by("id"))
+    for message in messages:
+        message.turn, message.thread_id = turn, turn.thread_id
+    return sorted(messages, key=lambda message: message.pk)
 
 
 def record_outbound(
@@ -149,10 +177,16 @@ def pending_outbound(user_phone: str) -> list[Message]:
     Whoever is sending goes on until nothing is pending, so the others leave them to it and
     the order holds.
     """
-    outbound = Message.objects.filter(user_phone=user_phone, direction=Message.Direction.OUTBOUND)
-    if outbound.filter(status=Message.Status.SENDING).exists():
+    waiting = list(
+        Message.objects.filter(
+            user_phone=user_phone,
+            direction=Message.Direction.OUTBOUND,
+            status__in=[Message.Status.PENDING, Message.Status.SENDING],
+        ).order_by("id")
+    )
+    if any(message.status == Message.Status.SENDING for message in waiting):
         return []
-    return list(outbound.filter(status=Message.Status.PENDING).order_by("id"))
+    return waiting
 
 
 def users_with_pending_outbound(*, older_than_s: float) -> set[str]:
@@ -165,13 +199,20 @@ def users_with_pending_outbound(*, older_than_s: float) -> set[str]:
     )
 
 
-def claim_for_sending(message: Message) -> bool:
-    """Move a pending outbound message to "sending"; False when another sender took it first."""
-    return bool(
-        Message.objects.filter(pk=message.pk, status=Message.Status.PENDING).update(
-            status=Message.Status.SENDING, updated_at=timezone.now()
+def claim_for_sending(message: Message, *, first_in_line: bool = False) -> bool:
+    """Move a pending outbound message to "sending"; False when another sender took it first.
+
+    With `first_in_line`, only if it is the user's next message to send: none of theirs is being
+    sent and none older waits. That is `pending_outbound(user_phone)[0]` and its claim in one
+    statement, for a sender that has just stored the message.
+    """
+    claimable = Message.objects.filter(pk=message.pk, status=Message.Status.PENDING)
+    if first_in_line:
+        ahead = Message.objects.filter(user_phone=message.user_phone, direction=Message.Direction.OUTBOUND).filter(
+            Q(status=Message.Status.SENDING) | Q(status=Message.Status.PENDING, pk__lt=message.pk)
         )
-    )
+        claimable = claimable.filter(~Exists(ahead))
+    return bool(claimable.update(status=Message.Status.SENDING, updated_at=timezone.now()))
 
 
 def release_for_retry(message: Message, *, error_code: str) -> None:
@@ -266,13 +307,25 @@ def recent_transcript(
     return [("user" if d == Message.Direction.INBOUND else "assistant", body) for d, body in reversed(rows)]
 
 
+# What staff leave in the log when they take a user over: their replies, and the user's messages held for them.
+_TAKEOVER = Q(origin=Message.Origin.STAFF) | Q(status=Message.Status.HELD)
+
+
 def last_model_turn(user_phone: str, *, before_turn_id: int) -> Turn | None:
-    """Return the user's latest turn before `before_turn_id` that reached the model (None if none did)."""
+    """Return the user's latest turn before `before_turn_id` that reached the model (None if none did).
+
+    It carries `staff_stepped_in`: whether staff took the user over after it began (see
+    `human_takeover_since_model`), asked in the same query.
+    """
+    stepped_in = Exists(
+        Message.objects.filter(user_phone=user_phone, created_at__gt=OuterRef("started_at")).filter(_TAKEOVER)
+    )
     return (
         Turn.objects.filter(user_phone=user_phone, pk__lt=before_turn_id)
         .exclude(response_id="")
         .order_by("-pk")
         .only("pk", "started_at", "price_checks")
+        .annotate(staff_stepped_in=stepped_in)
         .first()
     )
 
@@ -281,18 +334,18 @@ def human_takeover_since_model(user_phone: str, *, before_turn_id: int, last_mod
     """Messages the model never saw because staff had taken over: held ones and staff replies.
 
     They are those after `last_model_turn` (the user's last turn that reached the model), oldest
-    first; empty when staff did not step in.
+    first; empty when staff did not step in (which `last_model_turn()` has said already).
     """
     window = Message.objects.filter(
         user_phone=user_phone, **({"created_at__gt": last_model_turn.started_at} if last_model_turn else {})
     )
-    if not window.filter(Q(origin=Message.Origin.STAFF) | Q(status=Message.Status.HELD)).exists():
+    if last_model_turn is not None and hasattr(last_model_turn, "staff_stepped_in"):
+        stepped_in = last_model_turn.staff_stepped_in
+    else:
+        stepped_in = window.filter(_TAKEOVER).exists()
+    if not stepped_in:
         return []
-    return list(
-        window.filter(Q(origin=Message.Origin.STAFF) | Q(status=Message.Status.HELD))
-        .exclude(turn_id=before_turn_id)
-        .order_by("created_at", "id")
-    )
+    return list(window.filter(_TAKEOVER).exclude(turn_id=before_turn_id).order_by("created_at", "id"))
 
 
 def sent_text_of_turn(turn_id: int) -> str:

@@ -8,7 +8,7 @@ import logging
 
 from django.db import transaction
 
-from messaging.backends import OutboundMessage, get_messaging_backend
+from messaging.backends import BaseMessagingBackend, OutboundMessage, get_messaging_backend
 from messaging.exceptions import MessagingError
 from messaging.formatting import split_message
 
@@ -42,9 +42,13 @@ def deliver_reply(
         )
         for part in parts
     ]
-    send_pending_outbound(user_phone=user_phone)
+    finished: dict[int, Message] = {}
+    _send_pending(user_phone, first=rows[0] if rows else None, finished=finished)
     for row in rows:
-        row.refresh_from_db()
+        if row.pk not in finished:
+            row.refresh_from_db()  # waiting for a retry, or sent by another sender
+        elif finished[row.pk] is not row:
+            _copy_state(finished[row.pk], row)
     return rows
 
 
@@ -57,24 +61,56 @@ def send_pending_outbound(*, user_phone: str) -> int:
     stops the batch (later parts must not overtake earlier ones) and schedules a retry with
     back-off; a permanent one marks that message failed and moves on.
     """
+    return _send_pending(user_phone)
+
+
+def _send_pending(user_phone: str, *, first: Message | None = None, finished: dict[int, Message] | None = None) -> int:
+    """Send as `send_pending_outbound` does; `first`, just stored, goes at once if it is next in line.
+
+    Claiming `first` on condition that nothing is ahead of it saves reading the queue before
+    it; the queue is read after it all the same, for what other senders left to this one.
+    `finished` collects the messages sent or failed for good, as written to the database.
+    """
     backend = get_messaging_backend()
+    finished = {} if finished is None else finished
     sent = 0
+    if first is not None and message_log.claim_for_sending(first, first_in_line=True):
+        outcome = _send_claimed(backend, first, finished)
+        if outcome is None:
+            return sent
+        sent += outcome
     while rows := message_log.pending_outbound(user_phone):
         for row in rows:
             if not message_log.claim_for_sending(row):
                 return sent  # another sender is at work for this user
-            try:
-                result = backend.send(OutboundMessage(to=user_phone, body=row.body))
-            except MessagingError as exc:
-                if exc.permanent or row.send_attempts + 1 >= MAX_SEND_ATTEMPTS:
-                    logger.error("message %s to %s failed for good (code %s)", row.pk, user_phone, exc.code or "-")
-                    message_log.mark_send_failed(row, error_code=exc.code or "send_failed")
-                    continue
-                _schedule_retry(row, exc)
+            outcome = _send_claimed(backend, row, finished)
+            if outcome is None:
                 return sent
-            message_log.mark_sent(row, sid=result.sid, status=result.status)
-            sent += 1
+            sent += outcome
     return sent
+
+
+def _send_claimed(backend: BaseMessagingBackend, row: Message, finished: dict[int, Message]) -> int | None:
+    """Send a claimed message: 1 if it went out, 0 if it failed for good, None if it waits for a retry."""
+    try:
+        result = backend.send(OutboundMessage(to=row.user_phone, body=row.body))
+    except MessagingError as exc:
+        if exc.permanent or row.send_attempts + 1 >= MAX_SEND_ATTEMPTS:
+            logger.error("message %s to %s failed for good (code %s)", row.pk, row.user_phone, exc.code or "-")
+            message_log.mark_send_failed(row, error_code=exc.code or "send_failed")
+            finished[row.pk] = row
+            return 0
+        _schedule_retry(row, exc)
+        return None
+    message_log.mark_sent(row, sid=result.sid, status=result.status)
+    finished[row.pk] = row
+    return 1
+
+
+def _copy_state(source: Message, target: Message) -> None:
+    """Give `target` the columns of `source`, the same row as read and written by the sender."""
+    for field in Message._meta.concrete_fields:
+        setattr(target, field.attname, getattr(source, field.attname))
 
 
 def _schedule_retry(row: Message, exc: MessagingError) -> None:

@@ -5,7 +5,7 @@ import time
 from datetime import timedelta
 from typing import TypedDict
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -47,6 +47,28 @@ def save_thread_id(user_phone: str, thread_id: str) -> None:
 def touch_mapping(user_phone: str) -> None:
     """Record activity on the mapping (its `updated_at`) without changing the thread."""
     OaThreadMap.objects.filter(pk=user_phone).update(updated_at=timezone.now())
+
+
+def use_mapping(user_phone: str) -> str | None:
+    """Record activity on the user's mapping (as `touch_mapping`) and return its thread id; None without one.
+
+    A turn about to talk in the conversation does both, so they are one statement: UPDATE …
+    RETURNING, which PostgreSQL and SQLite have but Django's `update()` does not expose.
+    """
+    if not connection.features.can_return_rows_from_update:
+        thread_id = get_thread_id(user_phone)
+        if thread_id is not None:
+            touch_mapping(user_phone)
+        return thread_id
+    updated_at = OaThreadMap._meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_USE_MAPPING_SQL, [updated_at, user_phone])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+# The table and column names are the design's (DESIGN.md, "Tables").
+_USE_MAPPING_SQL = "UPDATE oa_threads_map SET updated_at = %s WHERE user_phone = %s RETURNING thread_id"
 
 
 def get_user_phone_by_thread_id(thread_id: str) -> str | None:

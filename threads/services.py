@@ -23,6 +23,7 @@ from .answering import (
     converse,
     fail_turn,
     lease_ttl_s,
+    mapped_thread_id,
     reply_origin,
     schedule_recovery_check,
     text_for_model,
@@ -33,7 +34,7 @@ from .background import start_background_turn
 from .budgets import check_budget
 from .fallback import fallback_reply
 from .locks import LeaseKeeper, acquire_user_lease, release_user_lease, renew_user_lease
-from .models import Contact, Message, Turn
+from .models import Message, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,10 @@ def process_user_messages(*, user_phone: str) -> int:
     When another worker (or a background turn) holds the user's lease this returns 0 at once:
     the holder looks for pending messages again when it lets go, so nothing waits for ever and
     nobody busy-waits.
+
+    The lease is taken afresh for each turn: a turn starts right after the lease is taken, so it
+    needs no renewal first, and messages that came in during a turn are found by the look after
+    the release, which every holder makes anyway.
     """
     turns = 0
     while True:
@@ -55,38 +60,48 @@ def process_user_messages(*, user_phone: str) -> int:
         if token is None:
             logger.info("turn for %s already in progress; its holder will take the new messages", user_phone)
             return turns
-        handed_off = False
-        keeper = LeaseKeeper(user_phone, token, ttl_s=lease_ttl_s(), interval_s=lease_ttl_s() / 3)
+        handed_off: Turn | None = None  # a background turn, which holds the lease until it ends
         try:
-            with keeper:
-                while pending := message_log.pending_inbound(user_phone):
-                    if keeper.lost or not renew_user_lease(user_phone, token, ttl_s=lease_ttl_s()):
-                        # Lapsed (or taken by recovery): stop here; the release below is a no-op
-                        # if it is no longer ours, and the look below takes up what is left.
-                        break
-                    turn = run_turn(user_phone=user_phone, messages=pending, lease_token=token)
+            with LeaseKeeper(user_phone, token, ttl_s=lease_ttl_s(), interval_s=lease_ttl_s() / 3):
+                pending = message_log.gather_pending_inbound(user_phone)
+                if pending.messages:
+                    turn = run_turn(
+                        user_phone=user_phone,
+                        messages=pending.messages,
+                        lease_token=token,
+                        bot_paused=pending.bot_paused,
+                    )
                     turns += 1
                     if turn is not None and turn.status == Turn.Status.BACKGROUND:
-                        handed_off = True  # the background turn holds the lease until it ends
-                        break
-            if handed_off:
-                renew_user_lease(user_phone, token, ttl_s=background_lease_ttl_s(turn))
+                        handed_off = turn
+            if handed_off is not None:
+                renew_user_lease(user_phone, token, ttl_s=background_lease_ttl_s(handed_off))
                 return turns
         finally:
-            if not handed_off:
+            if handed_off is None:
                 release_user_lease(user_phone, token)
-        # A message stored after our last look but before the release found the lease taken
-        # and left it for us: look once more, with the lease free for whoever comes first.
+        # A message stored during the turn, or after our look but before the release, found the
+        # lease taken and was left for us: look once more, with the lease free for whoever comes first.
         if not message_log.has_pending_inbound(user_phone):
             return turns
 
 
-def run_turn(*, user_phone: str, messages: Sequence[Message], lease_token: str) -> Turn | None:
-    """Run one turn over `messages`; the caller holds the user's lease (`lease_token`)."""
+def run_turn(
+    *, user_phone: str, messages: Sequence[Message], lease_token: str, bot_paused: bool = False
+) -> Turn | None:
+    """Run one turn over `messages`; the caller holds the user's lease (`lease_token`).
+
+    Where the turn goes is known before it opens: held for staff (`bot_paused`, read with the
+    messages), the rule-based responder (OpenAI off, a limit reached) or the model. A turn bound
+    for the model opens in the user's thread, so its messages are claimed into it at once.
+    """
+    to_model = not bot_paused and is_openai_enabled()
+    exceeded = check_budget(user_phone=user_phone) if to_model else None
     turn = turns.start_turn(
         user_phone=user_phone,
         lease_token=lease_token,
         engine=settings.OPENAI_ENGINE if is_openai_enabled() else "fallback",
+        thread_id=mapped_thread_id(user_phone) if to_model and not exceeded else "",
     )
     claimed = message_log.claim_for_turn(messages, turn)
     if not claimed:
@@ -95,7 +110,7 @@ def run_turn(*, user_phone: str, messages: Sequence[Message], lease_token: str) 
     schedule_recovery_check(turn)
     texts = [text_for_model(m) for m in claimed]
 
-    if Contact.objects.filter(pk=user_phone, bot_paused=True).exists():
+    if bot_paused:
         Message.objects.filter(pk__in=[m.pk for m in claimed]).update(status=Message.Status.HELD)
         turns.finish_turn(turn, status=Turn.Status.PAUSED)
         logger.info("bot paused for %s: %d message(s) held for staff", user_phone, len(claimed))
@@ -107,7 +122,7 @@ def run_turn(*, user_phone: str, messages: Sequence[Message], lease_token: str) 
         turn.fallback_reason = "media" if only_media else "not_configured"
         reply = fallback_reply(texts=texts, reason="media" if only_media else None)
         return complete_turn(turn, reply=reply, origin=Message.Origin.FALLBACK)
-    if exceeded := check_budget(user_phone=user_phone):
+    if exceeded:
         turn.fallback_reason = exceeded.reason
         turn.error = f"budget: {exceeded.detail}"
         logger.warning("turn %s for %s kept from the model: %s", turn.pk, user_phone, exceeded.reason)

@@ -28,9 +28,12 @@ _RECORD_FIELDS = tuple(
 )
 
 
-def start_turn(*, user_phone: str, lease_token: str, engine: str) -> Turn:
-    """Open a running turn for `user_phone`, held by the worker whose lease is `lease_token`."""
-    return Turn.objects.create(user_phone=user_phone, engine=engine, lease_token=lease_token)
+def start_turn(*, user_phone: str, lease_token: str, engine: str, thread_id: str = "") -> Turn:
+    """Open a running turn for `user_phone`, held by the worker whose lease is `lease_token`.
+
+    `thread_id` is the user's conversation when the turn is bound for the model and has one.
+    """
+    return Turn.objects.create(user_phone=user_phone, engine=engine, lease_token=lease_token, thread_id=thread_id)
 
 
 def discard_turn(turn: Turn) -> None:

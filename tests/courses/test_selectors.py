@@ -1,12 +1,13 @@
 """Catalogue reads used by the model's tools: search and detail, on SQLite and PostgreSQL alike."""
 
 import uuid
+from decimal import Decimal
 
 import pytest
 from django.db.models.functions import Collate
 
 from courses.models import Course, Level, Modality
-from courses.selectors import get_course_detail, normalize_level, search_courses
+from courses.selectors import get_course_amounts, get_course_detail, normalize_level, search_courses
 from courses.text import Fold
 
 pytestmark = pytest.mark.django_db
@@ -234,3 +235,24 @@ def test_detail_of_an_inactive_course_is_none(make_course):
     course = make_course("Chatbots con Dialogflow", active=False)
 
     assert get_course_detail(str(course.id_course)) is None
+
+
+# --- get_course_amounts: what the price check compares against -------------------
+
+
+def test_course_amounts_are_prices_and_active_bonus_values_read_in_one_query(make_course, django_assert_num_queries):
+    make_course(
+        "Visión por computadora con Python",
+        price="8490",
+        bonuses=[("Cámara web", "750", True), ("Grabaciones", None, True), ("Mentoría agotada", "3000", False)],
+    )
+    make_course("Python desde cero", price="45", currency="usd")
+    make_course("Curso retirado", price="999", bonuses=[("Guía", "100", True)], active=False)
+
+    with django_assert_num_queries(1):
+        amounts = get_course_amounts()
+
+    assert amounts == {
+        "Visión por computadora con Python": {(Decimal("8490"), "MXN"), (Decimal("750"), "MXN")},
+        "Python desde cero": {(Decimal("45"), "USD")},
+    }

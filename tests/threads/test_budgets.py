@@ -53,6 +53,16 @@ def test_the_turn_after_the_user_limit_is_answered_without_the_model(settings, f
     assert Message.objects.filter(direction="out", turn=turn, origin="fallback").exists()
 
 
+def test_a_limited_turn_stays_out_of_the_users_conversation(settings, fake_openai, outbox):
+    say("hola")  # the user has a conversation
+    settings.USER_DAILY_TURN_LIMIT = 1
+
+    turn = say("¿sigues ahí?")
+
+    assert turn.limited and turn.thread_id == ""
+    assert set(turn.messages.values_list("thread_id", flat=True)) == {""}
+
+
 def test_limited_turns_do_not_count_against_the_limit_nor_others(settings, fake_openai, outbox):
     settings.USER_DAILY_TURN_LIMIT = 1
     say("hola")

@@ -124,6 +124,31 @@ def test_a_message_another_sender_is_sending_is_not_sent_again(outbox):
     assert [m.body for m in outbox] == ["dos"]
 
 
+def test_a_new_reply_goes_out_after_an_older_message_still_waiting(outbox):
+    Message.objects.create(user_phone=PHONE, direction="out", origin="staff", body="antes", status="pending")
+
+    (row,) = deliver_reply(user_phone=PHONE, text="después", origin=Message.Origin.ASSISTANT)
+
+    assert [m.body for m in outbox] == ["antes", "después"]
+    stored = Message.objects.get(pk=row.pk)
+    assert (row.status, row.twilio_sid, row.send_attempts) == (stored.status, stored.twilio_sid, 1)
+    assert stored.status == "queued"
+
+
+def test_a_new_reply_is_left_to_another_sender_at_work(outbox):
+    from threads import message_log
+
+    first = Message.objects.create(user_phone=PHONE, direction="out", origin="assistant", body="uno", status="pending")
+    assert message_log.claim_for_sending(first)  # a staff message is being sent right now
+
+    (row,) = deliver_reply(user_phone=PHONE, text="dos", origin=Message.Origin.ASSISTANT)
+
+    assert outbox == [] and row.status == Message.Status.PENDING
+    message_log.mark_sent(first, sid="SMfirst", status="queued")  # that sender goes on, in order
+    assert send_pending_outbound(user_phone=PHONE) == 1
+    assert [m.body for m in outbox] == ["dos"]
+
+
 def test_a_message_left_sending_by_a_dead_sender_goes_out_after_the_sweep(outbox, openai_off):
     from threads import message_log
     from threads.recovery import recover_stale_work

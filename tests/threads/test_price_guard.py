@@ -4,7 +4,7 @@ import pytest
 
 from tests.fakes.openai import failed, message
 from threads import message_log
-from threads.answering import PRICE_REFERRAL
+from threads.answering import PRICE_REFERRAL, vet_prices
 from threads.background import handle_response_event
 from threads.models import Turn
 from threads.services import process_user_messages
@@ -104,6 +104,16 @@ def test_numbers_that_are_not_money_are_not_checked(fake_openai, outbox, demo_ca
     turn = say("¿cuántas sesiones tiene?")
 
     assert turn.price_checks == [] and "12 sesiones" in outbox[-1].body
+
+
+def test_a_reply_without_amounts_passes_without_reading_the_catalogue(demo_catalogue, django_assert_num_queries):
+    turn = Turn(user_phone=PHONE)
+    reply = "Son 12 sesiones de 90 minutos desde el 15 de enero de 2027."
+
+    with django_assert_num_queries(0):
+        assert vet_prices(turn, reply) == reply
+
+    assert turn.price_checks == []
 
 
 def test_a_failed_correction_cuts_the_wrong_sentence(fake_openai, outbox, demo_catalogue):

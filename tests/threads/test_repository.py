@@ -16,6 +16,7 @@ from threads.repository import (
     get_user_phone_by_thread_id,
     health_check,
     save_thread_id,
+    use_mapping,
 )
 
 PHONE = "whatsapp:+5215512345678"
@@ -66,6 +67,18 @@ class TestGetAndSave:
         save_thread_id(PHONE, "conv_c")
 
         assert get_thread_id(OTHER) == "conv_b"
+
+    def test_using_a_mapping_returns_its_thread_and_marks_it_used_now(self):
+        save_thread_id(PHONE, "conv_a")
+        save_thread_id(OTHER, "conv_b")
+        backdate(PHONE, updated_hours_ago=48)
+        backdate(OTHER, updated_hours_ago=48)
+
+        assert use_mapping(PHONE) == "conv_a"
+
+        assert abs(OaThreadMap.objects.get(pk=PHONE).updated_at - timezone.now()) < timedelta(minutes=1)
+        assert OaThreadMap.objects.get(pk=OTHER).updated_at < timezone.now() - timedelta(hours=47)
+        assert use_mapping("whatsapp:+5210000000000") is None
 
 
 @pytest.mark.django_db

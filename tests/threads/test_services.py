@@ -57,6 +57,21 @@ def test_returning_user_is_remembered_with_one_openai_call(fake_openai, outbox):
     assert turn.openai_calls == 1
 
 
+def test_a_returning_users_turn_without_tools_takes_at_most_15_queries(
+    fake_openai, outbox, demo_catalogue, django_assert_max_num_queries
+):
+    say("Hola, me llamo Ana")
+    inbound("¿Sigues ahí?")
+
+    # Issue 9's budget for the hot path; `python -m bench --only calls` (table 1c) shows it by phase.
+    with django_assert_max_num_queries(15):
+        assert process_user_messages(user_phone=PHONE) == 1
+
+    assert "Te llamas Ana" in outbox[-1].body
+    turn = Turn.objects.latest("pk")
+    assert turn.status == Turn.Status.COMPLETED and turn.tool_calls == []
+
+
 def test_tool_answers_come_from_the_catalogue(fake_openai, outbox, demo_catalogue):
     turn = say("Busco un curso de visión por computadora")
 
@@ -204,6 +219,22 @@ def test_paused_user_is_logged_but_not_answered(fake_openai, outbox):
 
     assert outbox == [] and fake_openai.requests == []
     assert Message.objects.get(direction="in").status == Message.Status.HELD
+
+
+def test_a_message_that_came_before_a_pause_is_held_for_staff(fake_openai, outbox):
+    from threads.staff import set_bot_paused
+
+    say("Hola, me llamo Ana")
+    waiting = inbound("¿me ayudas?")
+    set_bot_paused(user_phones=[PHONE], paused=True)  # staff took over before a worker got to it
+
+    assert process_user_messages(user_phone=PHONE) == 1
+
+    turn = Turn.objects.latest("pk")
+    waiting.refresh_from_db()
+    assert turn.status == Turn.Status.PAUSED and turn.thread_id == ""
+    assert (waiting.status, waiting.turn, waiting.thread_id) == (Message.Status.HELD, turn, "")
+    assert len(outbox) == 1 and len(fake_openai.calls("/responses", "POST")) == 1  # only the first turn's
 
 
 def test_media_message_gets_a_polite_note(fake_openai, outbox):

@@ -198,6 +198,6 @@ def _summary(row: dict) -> CourseSummary:
         "name": row["name"],
         "level": row["level"],
         "modality": row["modality"],
-        "price": _money(row["price"]),
+        "price": f"{row['price']:.2f}",
         "currency": row["currency"],
     }

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
@@ -279,7 +280,7 @@ def apply_delivery_status(*, twilio_sid: str, status: str, error_code: str = "")
         )
         if message is None:
             return False
-        if _STATUS_RANK.get(message.status, 0) <= _STATUS_RANK[status]:
+        if _STATUS_RANK.get(Message.Status(message.status), 0) <= _STATUS_RANK[Message.Status(status)]:
             message.status = status
             message.error_code = (error_code or "")[:16]
             message.save(update_fields=["status", "error_code", "updated_at"])
@@ -288,7 +289,7 @@ def apply_delivery_status(*, twilio_sid: str, status: str, error_code: str = "")
 
 def recent_transcript(
     user_phone: str, *, limit: int = TRANSCRIPT_SEED_LIMIT, exclude_turn_id: int | None = None
-) -> list[tuple[str, str]]:
+) -> list[tuple[Literal["user", "assistant"], str]]:
     """The user's last `limit` texts as (role, text), oldest first: the seed of a recreated conversation.
 
     Messages still waiting for a turn, and those of `exclude_turn_id` (the turn about to send
@@ -300,11 +301,14 @@ def recent_transcript(
         Message.objects.filter(user_phone=user_phone, **({"created_at__gte": since} if since else {}))
         .exclude(body="")
         .exclude(direction=Message.Direction.INBOUND, turn__isnull=True)
-        .exclude(turn_id=exclude_turn_id)
+        .exclude(**({"turn_id": exclude_turn_id} if exclude_turn_id is not None else {"turn__isnull": True}))
         .order_by("-created_at", "-id")
         .values_list("direction", "body")[:limit]
     )
-    return [("user" if d == Message.Direction.INBOUND else "assistant", body) for d, body in reversed(rows)]
+    transcript: list[tuple[Literal["user", "assistant"], str]] = [
+        ("user" if direction == Message.Direction.INBOUND else "assistant", body) for direction, body in reversed(rows)
+    ]
+    return transcript
 
 
 # What staff leave in the log when they take a user over: their replies, and the user's messages held for them.

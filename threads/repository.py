@@ -88,10 +88,15 @@ def get_all_mappings(limit: int = 100) -> list[OaThreadMap]:
 
 def get_mapping_statistics() -> MappingStatistics:
     since = timezone.now() - timedelta(hours=24)
-    return OaThreadMap.objects.aggregate(
+    counts = OaThreadMap.objects.aggregate(
         total_mappings=Count("pk"),
         created_last_24h=Count("pk", filter=Q(created_at__gte=since)),
         updated_last_24h=Count("pk", filter=Q(updated_at__gte=since)),
+    )
+    return MappingStatistics(
+        total_mappings=counts["total_mappings"],
+        created_last_24h=counts["created_last_24h"],
+        updated_last_24h=counts["updated_last_24h"],
     )
 
 

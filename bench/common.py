@@ -246,4 +246,8 @@ class BenchDatabase:
         return list(self._connection().execute(sql, params).fetchall())
 
     def truncate_run_tables(self) -> None:
-        self._connection().execute(f"TRUNCATE {', '.join(self.RUN_TABLES)} CASCADE")
+        """Empty what a run fills; a task a live worker is running keeps its row (it saves its result there)."""
+        tasks = "django_tasks_database_dbtaskresult"
+        connection = self._connection()
+        connection.execute(f"TRUNCATE {', '.join(t for t in self.RUN_TABLES if t != tasks)} CASCADE")
+        connection.execute(f"DELETE FROM {tasks} WHERE status <> 'RUNNING'")

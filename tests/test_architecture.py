@@ -124,3 +124,29 @@ def test_imports_run_one_way_between_apps():
 
 def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def status_writes(path: Path) -> list[int]:
+    """Lines that write a turn's status: `<turn>.status = …`, or `.update(status=…)` on Turn rows."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Attribute) and target.attr == "status":
+                    owner = ast.unparse(target.value)
+                    if "turn" in owner.lower():
+                        lines.append(node.lineno)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "update":
+            if any(keyword.arg == "status" for keyword in node.keywords) and "Turn" in ast.unparse(node.func.value):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_turn_module_writes_a_turns_status():
+    writers = {
+        module: lines
+        for module, path in project_modules().items()
+        if module != "threads.turns" and (lines := status_writes(path))
+    }
+    assert writers == {}
+    assert status_writes(project_modules()["threads.turns"])  # the scan sees the real writers

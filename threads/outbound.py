@@ -113,8 +113,13 @@ def _copy_state(source: Message, target: Message) -> None:
         setattr(target, field.attname, getattr(source, field.attname))
 
 
+def retry_delay_s(failed_attempts: int) -> int:
+    """Seconds a reply waits before it is sent again after `failed_attempts` failed sends (at least 1)."""
+    return RETRY_DELAYS_S[min(max(failed_attempts, 1) - 1, len(RETRY_DELAYS_S) - 1)]
+
+
 def _schedule_retry(row: Message, exc: MessagingError) -> None:
     message_log.release_for_retry(row, error_code=exc.code or "")
-    delay = RETRY_DELAYS_S[min(row.send_attempts, len(RETRY_DELAYS_S) - 1)]
+    delay = retry_delay_s(row.send_attempts + 1)
     logger.warning("sending message %s failed (%s); retrying in %ss", row.pk, exc.code or "temporary", delay)
     transaction.on_commit(lambda: scheduling.run_later(scheduling.SEND_PENDING_MESSAGES, delay, row.user_phone))

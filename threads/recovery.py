@@ -22,7 +22,7 @@ from .answering import lease_ttl_s
 from .background import check_background_turn
 from .locks import is_lease_alive, release_user_lease, take_over_expired_lease
 from .models import OPEN_STATUSES, Message, Turn
-from .outbound import RETRY_DELAYS_S, send_pending_outbound
+from .outbound import retry_delay_s, send_pending_outbound
 from .services import process_user_messages
 
 logger = logging.getLogger(__name__)
@@ -150,13 +150,13 @@ def recover_stale_work(*, orphan_age_s: float = 60.0) -> RecoveryReport:
 def _is_retry_overdue(user_phone: str, *, grace_s: float) -> bool:
     """Tell whether the user's next reply has waited `grace_s` past its retry (so its retry task was lost).
 
-    A reply whose send failed waits out a back-off (`outbound.RETRY_DELAYS_S`, up to ten minutes)
+    A reply whose send failed waits out a back-off (`outbound.retry_delay_s`, up to ten minutes)
     before its retry task sends it again; a sweep every minute must not cut that short and spend
-    its attempts. The delay is the one `outbound._schedule_retry` picked for that attempt.
+    its attempts.
     """
     pending = message_log.pending_outbound(user_phone)
     if not pending:
         return False  # another sender is at work
     first = pending[0]
-    backoff_s = RETRY_DELAYS_S[min(first.send_attempts - 1, len(RETRY_DELAYS_S) - 1)] if first.send_attempts else 0
+    backoff_s = retry_delay_s(first.send_attempts) if first.send_attempts else 0
     return first.updated_at <= timezone.now() - timedelta(seconds=backoff_s + grace_s)

@@ -135,14 +135,20 @@ def users_with_pending_inbound(*, older_than_s: float = 0) -> list[str]:
     return list(_waiting_inbound().filter(created_at__lte=cutoff).values_list("user_phone", flat=True).distinct())
 
 
-def claim_for_turn(messages: Sequence[Message], turn: Turn) -> list[Message]:
+def claim_for_turn(messages: Sequence[Message], turn: Turn, *, bot_paused: bool | None = None) -> list[Message]:
     """Attach pending messages to `turn` (and its thread); return those it got (another turn may have taken some).
 
     The UPDATE only takes messages no turn has: when it took them all, `messages` are returned
     as they now stand without reading them again; otherwise those the turn got are read back.
+    With `bot_paused` (the pause flag the turn was routed by) it takes nothing if staff changed
+    the flag since: the caller looks again, and the messages go where the flag now says.
     """
     ids = [m.pk for m in messages]
-    taken = Message.objects.filter(pk__in=ids, turn__isnull=True).update(turn=turn, thread_id=turn.thread_id)
+    claimable = Message.objects.filter(pk__in=ids, turn__isnull=True)
+    if bot_paused is not None:
+        same_flag = Contact.objects.filter(pk=turn.user_phone, bot_paused=bot_paused)
+        claimable = claimable.filter(Exists(same_flag))
+    taken = claimable.update(turn=turn, thread_id=turn.thread_id)
     if taken < len(set(ids)):
         return list(Message.objects.filter(pk__in=ids, turn=turn).order_by("id"))
     for message in messages:

@@ -63,9 +63,9 @@ def run_later_once(name: str, delay_s: float) -> bool:
     For work that queues its own next run, such as the recovery sweep, and that every worker
     starts: a run already waiting is kept (brought forward if it is due later), so starting it
     again adds nothing. A run in progress does not count: such work queues its next run as it starts.
-    Two callers that both found nothing waiting both enqueue; each then deletes every waiting
-    run but the first, in the same order, so one is left without a lock (and were two ever left,
-    the first to run would find the other waiting and queue nothing: the chains merge).
+    Two callers that both found nothing waiting may both enqueue; nothing is deleted to undo
+    that (a worker could claim the run kept while the other is deleted, leaving none waiting):
+    the first of the two to run finds the other waiting and queues nothing, so the chains merge.
 
     Returns whether a run is waiting. Only the database backend has a queue to look into: under
     any other (the immediate one cannot even defer) nothing is queued and this returns False.
@@ -90,10 +90,6 @@ def run_later_once(name: str, delay_s: float) -> bool:
         later.update(run_after=due_by)
         return True
     (task_ if delay_s <= 0 else task_.using(run_after=due_by)).enqueue()
-    ids = list(waiting.order_by("enqueued_at", "id").values_list("id", flat=True))
-    if len(ids) > 1:
-        logger.info("%s was queued %d times at once; keeping %s", task_.name, len(ids), ids[0])
-        waiting.filter(id__in=ids[1:]).delete()  # those still waiting: a worker may have claimed one meanwhile
     return True
 
 

@@ -103,7 +103,7 @@ def run_turn(
         engine=settings.OPENAI_ENGINE if is_openai_enabled() else "fallback",
         thread_id=mapped_thread_id(user_phone) if to_model and not exceeded else "",
     )
-    claimed = message_log.claim_for_turn(messages, turn)
+    claimed = message_log.claim_for_turn(messages, turn, bot_paused=bot_paused)
     if not claimed:
         turns.discard_turn(turn)
         return None

@@ -374,3 +374,16 @@ def test_a_reply_that_formats_to_nothing_gets_the_fallback(fake_openai, outbox):
     turn = say("hola")
 
     assert turn.status == Turn.Status.FALLBACK and len(outbox) == 1 and outbox[0].body.strip()
+
+
+def test_a_pause_set_after_the_messages_were_read_holds_them(fake_openai, outbox):
+    from threads.services import run_turn
+    from threads.staff import set_bot_paused
+
+    message = inbound("hola")
+    set_bot_paused(user_phones=[PHONE], paused=True)  # staff pause after the worker read the flag as "not paused"
+
+    assert run_turn(user_phone=PHONE, messages=[message], lease_token="t", bot_paused=False) is None
+
+    assert process_user_messages(user_phone=PHONE) == 1
+    assert outbox == [] and Message.objects.get(pk=message.pk).status == Message.Status.HELD

@@ -136,9 +136,14 @@ def status_writes(path: Path) -> list[int]:
                     owner = ast.unparse(target.value)
                     if "turn" in owner.lower():
                         lines.append(node.lineno)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "update":
-            if any(keyword.arg == "status" for keyword in node.keywords) and "Turn" in ast.unparse(node.func.value):
-                lines.append(node.lineno)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "update"
+            and any(keyword.arg == "status" for keyword in node.keywords)
+            and "Turn" in ast.unparse(node.func.value)
+        ):
+            lines.append(node.lineno)
     return lines
 
 

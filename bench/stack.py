@@ -55,7 +55,7 @@ class BenchStack:
             "PUBLIC_BASE_URL": self.public_base_url,
             "OPENAI_API_KEY": "",
             "OPENAI_WEBHOOK_SECRET": OPENAI_WEBHOOK_SECRET,
-            "MESSAGING_BACKEND": "messaging.backends.LocmemBackend",
+            "MESSAGING_BACKEND": "bench.messaging.BenchMessagingBackend",
             "LOG_LEVEL": "INFO",
         }
         env.update(overrides)

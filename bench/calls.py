@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from unittest import mock
 
-from .common import fmt, print_table, ratio, say
+from .common import demo_test_database, fmt, print_table, ratio, say
 
 logger = logging.getLogger(__name__)
 
@@ -387,19 +387,10 @@ def _count(value: float) -> str:
 
 def run(*, quick: bool) -> dict:
     """Bench 1 on a fresh test database (DATABASE_URL's engine; `test_` prefix, dropped after)."""
-    from django.core.management import call_command
-    from django.db import connection
-    from django.test.utils import setup_databases, teardown_databases
-
     repeats = 1 if quick else 3
-    say(f"calls: setting up a test database ({connection.vendor})")
-    old_config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
-    try:
-        call_command("loaddata", "demo_courses", verbosity=0)
+    with demo_test_database("calls") as vendor:
         say(f"calls: {repeats} user(s) x {len(SCENARIOS)} turns x {len(ENGINES)} engines")
         samples = measure_calls(repeats=repeats)
-        result = report(summarise(samples), polls_per_step=DEFAULT_POLLS_PER_STEP, database=connection.vendor)
+        result = report(summarise(samples), polls_per_step=DEFAULT_POLLS_PER_STEP, database=vendor)
         result["samples"] = [asdict(s) for s in samples]
         return result
-    finally:
-        teardown_databases(old_config, verbosity=0)

@@ -251,3 +251,22 @@ class BenchDatabase:
         connection = self._connection()
         connection.execute(f"TRUNCATE {', '.join(t for t in self.RUN_TABLES if t != tasks)} CASCADE")
         connection.execute(f"DELETE FROM {tasks} WHERE status <> 'RUNNING'")
+
+
+@contextlib.contextmanager
+def demo_test_database(bench: str) -> Iterator[str]:
+    """A fresh test database (DATABASE_URL's engine, `test_` prefix) holding the demo catalogue, dropped after.
+
+    Yields the database vendor.
+    """
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import setup_databases, teardown_databases
+
+    say(f"{bench}: setting up a test database ({connection.vendor})")
+    old_config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    try:
+        call_command("loaddata", "demo_courses", verbosity=0)
+        yield connection.vendor
+    finally:
+        teardown_databases(old_config, verbosity=0)

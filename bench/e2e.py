@@ -201,18 +201,8 @@ def _warm_up(stack: BenchStack, fake, *, mode: str, workers: int, first_user: in
     table measures the steady state, like the ack bench's warm-up; this first turn is reported apart.
     One message per worker, all at once: each idle worker, polling every 50 ms, takes one of them.
     """
-    stack.db.truncate_run_tables()
-    fake.reset_requests()
-    requests = loadgen.twilio_requests(
-        public_base_url=stack.public_base_url,
-        auth_token=TWILIO_TOKEN,
-        count=workers,
-        users=workers,
-        text=TEXT,
-        first_user=first_user,
-    )
     say(f"e2e: {mode}, warming up {workers} worker(s)")
-    loadgen.send_all(requests, host=HOST, port=stack.port, connections=workers)
+    _send_new_users(stack, fake, count=workers, first_user=first_user, connections=workers)
     worker_s = _theory_worker_s(mode, requests_per_turn=2 + (mode == "background"), args=args)
     try:
         wait_until(lambda: _answered(stack) >= workers, timeout_s=20 + 3 * worker_s, what="the warm-up replies")
@@ -240,18 +230,8 @@ def _settle(stack: BenchStack, timeout_s: float = 10.0) -> None:
 
 
 def _measure(stack: BenchStack, fake, *, mode: str, workers: int, messages: int, first_user: int, args) -> dict:
-    stack.db.truncate_run_tables()
-    fake.reset_requests()
-    requests = loadgen.twilio_requests(
-        public_base_url=stack.public_base_url,
-        auth_token=TWILIO_TOKEN,
-        count=messages,
-        users=messages,
-        text=TEXT,
-        first_user=first_user,
-    )
     say(f"e2e: {mode}, {workers} worker(s), {messages} messages")
-    sent = loadgen.send_all(requests, host=HOST, port=stack.port, connections=min(messages, 8))
+    sent = _send_new_users(stack, fake, count=messages, first_user=first_user, connections=min(messages, 8))
     worker_s = _theory_worker_s(mode, requests_per_turn=2 + (mode == "background"), args=args)
     timeout_s = 20 + 3 * messages * worker_s / workers
     try:
@@ -263,6 +243,21 @@ def _measure(stack: BenchStack, fake, *, mode: str, workers: int, messages: int,
     return _collect(
         stack, fake, mode=mode, workers=workers, messages=messages, acked=sent.ok, timed_out=timed_out, args=args
     )
+
+
+def _send_new_users(stack: BenchStack, fake, *, count: int, first_user: int, connections: int):
+    """Start from empty tables and send one signed message from each of `count` new users."""
+    stack.db.truncate_run_tables()
+    fake.reset_requests()
+    requests = loadgen.twilio_requests(
+        public_base_url=stack.public_base_url,
+        auth_token=TWILIO_TOKEN,
+        count=count,
+        users=count,
+        text=TEXT,
+        first_user=first_user,
+    )
+    return loadgen.send_all(requests, host=HOST, port=stack.port, connections=connections)
 
 
 def _answered(stack: BenchStack) -> int:

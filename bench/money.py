@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from unittest import mock
 
-from .common import fmt, print_table, ratio, say
+from .common import demo_test_database, fmt, print_table, ratio, say
 
 logger = logging.getLogger(__name__)
 
@@ -558,17 +558,10 @@ def report_pricecheck(measured: dict) -> dict:
 
 def run(*, quick: bool) -> dict:
     """Bench 4 on a fresh test database (DATABASE_URL's engine; `test_` prefix, dropped after)."""
-    from django.core.management import call_command
-    from django.db import connection
-    from django.test.utils import setup_databases, teardown_databases
-
     from courses.selectors import get_catalogue_amounts, get_course_amounts
 
     returning = 10 if quick else 100
-    say(f"money: setting up a test database ({connection.vendor})")
-    old_config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
-    try:
-        call_command("loaddata", "demo_courses", verbosity=0)
+    with demo_test_database("money") as vendor:
         say(f"money: a {len(CONVERSATION)}-turn conversation, as designed and with caching defeated")
         conversation = report_conversation(measure_conversation(), measure_conversation(defeat_cache=True))
         say(f"money: {returning} returning-user turns")
@@ -578,6 +571,4 @@ def run(*, quick: bool) -> dict:
         pricecheck = report_pricecheck(
             measure_pricecheck(prices, courses, repeats=3 if quick else 7, min_time_s=0.05 if quick else 0.2)
         )
-        return {"database": connection.vendor, "conversation": conversation, "cost": cost, "pricecheck": pricecheck}
-    finally:
-        teardown_databases(old_config, verbosity=0)
+        return {"database": vendor, "conversation": conversation, "cost": cost, "pricecheck": pricecheck}

@@ -36,7 +36,7 @@ from .answering import (
 from .exceptions import RunTimeout, ThreadsError
 from .locks import release_user_lease, renew_user_lease
 from .models import Turn
-from .pricecheck import PriceCheck, check_catalogue_prices
+from .pricecheck import PriceCheck, check_catalogue_prices, find_money
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +97,10 @@ def advance_background_turn(*, turn_id: int, response_id: str, deadline_passed: 
     turn.state = step.state
     if step.done:
         second_try = bool(turn.state.get("price_retry"))
-        catalogue = get_course_amounts()
-        if not second_try and not deadline_passed and _time_left_s(turn) >= MIN_CORRECTION_S:
+        # As in vet_prices: a reply with no amount (most) needs no catalogue read.
+        catalogue = get_course_amounts() if find_money(step.text) else None
+        can_ask = not second_try and not deadline_passed and _time_left_s(turn) >= MIN_CORRECTION_S
+        if catalogue is not None and can_ask:
             check = check_catalogue_prices(step.text, catalogue)
             if not check.ok and _ask_again_in_background(turn, adapter, check, reply=step.text):
                 return turn

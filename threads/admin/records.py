@@ -1,5 +1,7 @@
 """Turns and messages (read-only) and contacts (the pause switch, lifting daily limits) in the admin."""
 
+from collections.abc import Callable
+
 from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
@@ -39,6 +41,16 @@ LIST_BODY_CHARS = 80
 def _with_mapping(queryset: QuerySet) -> QuerySet:
     """Tell, in the same query, whether each row's user has a thread mapping (where their conversation link goes)."""
     return queryset.annotate(has_mapping=Exists(OaThreadMap.objects.filter(pk=OuterRef("user_phone"))))
+
+
+def _count_column(field: str, description: str) -> Callable[[admin.ModelAdmin, Turn], str]:
+    """A read-only admin column showing a turn's count field with thousands separators ("—" when empty)."""
+
+    @admin.display(description=description)
+    def column(self: admin.ModelAdmin, obj: Turn) -> str:
+        return format_count(getattr(obj, field))
+
+    return column
 
 
 def _has_mapping(obj: Turn | Message | Contact) -> bool:
@@ -204,29 +216,16 @@ class TurnAdmin(_ReadOnlyAdmin):
     def finished(self, obj: Turn) -> str:
         return format_datetime(obj.finished_at, seconds=True)
 
-    @admin.display(description="OpenAI requests")
-    def openai_requests(self, obj: Turn) -> str:
-        return format_count(obj.openai_calls)
-
-    @admin.display(description="input tokens")
-    def input_tokens_display(self, obj: Turn) -> str:
-        return format_count(obj.input_tokens)
-
-    @admin.display(description="cached input tokens")
-    def cached_input_tokens_display(self, obj: Turn) -> str:
-        return format_count(obj.cached_input_tokens)
+    openai_requests = _count_column("openai_calls", "OpenAI requests")
+    input_tokens_display = _count_column("input_tokens", "input tokens")
+    cached_input_tokens_display = _count_column("cached_input_tokens", "cached input tokens")
 
     @admin.display(description="cached share")
     def cached_share(self, obj: Turn) -> str:
         return cached_share(obj)
 
-    @admin.display(description="output tokens")
-    def output_tokens_display(self, obj: Turn) -> str:
-        return format_count(obj.output_tokens)
-
-    @admin.display(description="reasoning tokens")
-    def reasoning_tokens_display(self, obj: Turn) -> str:
-        return format_count(obj.reasoning_tokens)
+    output_tokens_display = _count_column("output_tokens", "output tokens")
+    reasoning_tokens_display = _count_column("reasoning_tokens", "reasoning tokens")
 
     @admin.display(description="fallback used")
     def fallback_used_display(self, obj: Turn) -> str:

@@ -3,12 +3,20 @@
 Gunicorn reads this file before Django starts, so it looks at the process environment only
 (not `.env`). With TASKS_BACKEND=immediate a conversation turn runs inside the webhook request,
 so keep GUNICORN_TIMEOUT above OPENAI_RUN_TIMEOUT_S; with the database backend requests are short.
+
+Gunicorn runs none of Django's system checks, so `on_starting` below runs `manage.py check` before
+any worker starts: a check error (e.g. unsigned Twilio webhooks with DEBUG off) or settings that
+refuse to load (a weak SECRET_KEY) stop gunicorn, as they stop `runserver` and `migrate`.
 """
 
 import multiprocessing
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 MAX_DEFAULT_WORKERS = 8
+MANAGE_PY = Path(__file__).resolve().parent / "manage.py"
 
 
 def _int_env(name: str, default: int) -> int:
@@ -28,3 +36,15 @@ keepalive = 5
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# Peers whose X-Forwarded-* headers gunicorn trusts (its scheme from X-Forwarded-Proto): the TLS proxy's
+# addresses, comma-separated; gunicorn's own default, stated here. Django's SECURE_PROXY_SSL_HEADER trusts the
+# header from any peer, so gunicorn must be reachable only through that proxy.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "").strip() or "127.0.0.1,::1"
+
+
+def on_starting(server) -> None:
+    """Run Django's system checks in a subprocess (the master never imports Django); stop on an error."""
+    checked = subprocess.run([sys.executable, str(MANAGE_PY), "check"], check=False)  # noqa: S603
+    if checked.returncode != 0:
+        server.log.error("manage.py check failed (errors above): gunicorn does not start")
+        sys.exit(1)

@@ -1,4 +1,4 @@
-"""`python -m bench [--only calls|ack|e2e|money] [--quick]`: run Brenda's benchmarks and print their tables.
+"""`python -m bench [--only NAME ...] [--quick]`: run Brenda's benchmarks and print their tables.
 
 Nothing is asserted: every figure is printed, speed as a ratio to a baseline measured in the
 same run. Results also go to bench/results/latest.json.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .common import RESULTS_DIR, say, sigterm_as_interrupt
 
-BENCHES = ("calls", "ack", "e2e", "money")
+BENCHES = ("calls", "ack", "e2e", "money", "media", "fallback")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,7 +30,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"),
         help="PostgreSQL server for ack/e2e (default: %(default)s; env BENCH_PG_URL)",
     )
-    parser.add_argument("--db-name", default="brenda_bench", help="bench database, created and dropped (%(default)s)")
+    parser.add_argument(
+        "--db-name",
+        default=os.environ.get("BENCH_DB", "") or "brenda_bench",
+        help="ack/e2e database, created and dropped at the end; an existing one the bench did not create is "
+        "refused, never dropped (default: %(default)s; env BENCH_DB)",
+    )
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (%(default)s)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (%(default)s)")
     parser.add_argument("--rate", type=float, default=50.0, help="moderate load, requests/s (%(default)s)")
@@ -78,6 +83,16 @@ def main(argv: list[str] | None = None) -> int:
                 from . import money
 
                 results["money"] = money.run(quick=args.quick)
+            if "media" in selected:
+                setup_django()
+                from . import media
+
+                results["media"] = media.run(quick=args.quick, latency_s=args.latency)
+            if "fallback" in selected:
+                setup_django()
+                from . import fallback
+
+                results["fallback"] = fallback.run(quick=args.quick)
             if "ack" in selected or "e2e" in selected:
                 from .stack import BenchStack
 

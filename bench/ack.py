@@ -21,10 +21,11 @@ CONNECTIONS = 16
 USERS = 2000  # distinct senders; requests cycle through them
 TEXT = "Hola, ¿qué cursos de IA tienen?"
 MAX_RATE_PREPARED = 4000  # requests/s signed ahead for a full-speed run (the list bounds the run too)
-TARGET_THROUGHPUT_RATIO = 0.5
+TARGET_THROUGHPUT_RATIO = 0.35  # issue 9; 0.5 is the aim
+AIM_THROUGHPUT_RATIO = 0.5
 SETTLE_S = 1.0  # pause between loads
 SETTLE_TIMEOUT_S = 15.0
-TARGET_P99_MS = 50.0
+TARGET_P99_MS = 20.0
 
 
 def run(stack: BenchStack, args: argparse.Namespace) -> dict:
@@ -108,7 +109,8 @@ def run(stack: BenchStack, args: argparse.Namespace) -> dict:
         align="llrrrrrrrr",
         notes=[
             f"throughput webhook/trivial at full speed: {fmt(throughput_ratio, 2)}  "
-            f"(target >= {TARGET_THROUGHPUT_RATIO}: {_verdict(throughput_ratio, TARGET_THROUGHPUT_RATIO, above=True)})",
+            f"(target >= {TARGET_THROUGHPUT_RATIO}: {_verdict(throughput_ratio, TARGET_THROUGHPUT_RATIO, above=True)}; "
+            f"aim {AIM_THROUGHPUT_RATIO})",
             f"p99 webhook at {args.rate:g} req/s: {fmt(p99_moderate)} ms  "
             f"(target < {TARGET_P99_MS:g} ms: {_verdict(p99_moderate, TARGET_P99_MS, above=False)}); "
             f"p99 webhook/trivial: {fmt(p99_ratio, 1)}",
@@ -131,7 +133,11 @@ def run(stack: BenchStack, args: argparse.Namespace) -> dict:
         "throughput_ratio_webhook_to_trivial": throughput_ratio,
         "p99_ms_webhook_moderate": p99_moderate,
         "p99_ratio_webhook_to_trivial_moderate": p99_ratio,
-        "targets": {"throughput_ratio_min": TARGET_THROUGHPUT_RATIO, "p99_ms_max": TARGET_P99_MS},
+        "targets": {
+            "throughput_ratio_min": TARGET_THROUGHPUT_RATIO,
+            "throughput_ratio_aim": AIM_THROUGHPUT_RATIO,
+            "p99_ms_max": TARGET_P99_MS,
+        },
         "verification": verification,
     }
 

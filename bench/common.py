@@ -10,6 +10,7 @@ import ctypes
 import logging
 import math
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -196,8 +197,15 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 class BenchDatabase:
-    """A throw-away PostgreSQL database on 127.0.0.1 (dropped, even if left over, before it is created)."""
+    """A throw-away PostgreSQL database on 127.0.0.1, created by the bench and dropped only if the bench created it.
 
+    A database of that name that the bench did not create is never touched: `create` refuses it. The
+    bench marks its databases with a comment, so a leftover of a killed bench run is recognised and replaced.
+    """
+
+    # Written as the database's comment at creation: only a database carrying it is the bench's to replace.
+    MARKER = "created by the Brenda bench (python -m bench); dropped when the bench ends"
+    NAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
     # The tables a run fills; the catalogue and Django's own tables stay.
     RUN_TABLES = (
         "brenda_messages",
@@ -209,21 +217,50 @@ class BenchDatabase:
     )
 
     def __init__(self, *, server_url: str, name: str) -> None:
+        if not self.NAME_PATTERN.match(name):
+            raise ValueError(f"bench database name {name!r}: use lowercase letters, digits and _ (at most 63)")
         self.server_url = server_url.rstrip("/")
         self.name = name
         self.url = f"{self.server_url}/{name}"
+        self.created = False
         self._conn = None
 
     def create(self) -> None:
-        self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        """Create the database; replace a leftover of an earlier bench run; refuse any other existing one."""
+        comment = self._existing_comment()
+        if comment is not None:
+            if comment != self.MARKER:
+                raise RuntimeError(
+                    f"database {self.name} exists and was not created by the bench: it is left alone. "
+                    f"Choose another name (--db-name, or make bench BENCH_DB=...)."
+                )
+            say(f"dropping {self.name}, left over by an earlier bench run")
+            self._admin(f'DROP DATABASE "{self.name}" WITH (FORCE)')
         self._admin(f'CREATE DATABASE "{self.name}"')
+        self.created = True
+        self._admin(f"COMMENT ON DATABASE \"{self.name}\" IS '{self.MARKER}'")
 
     def drop(self) -> None:
+        """Drop the database if this bench created it; otherwise do nothing."""
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 self._conn.close()
             self._conn = None
+        if not self.created:
+            return
         self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        self.created = False
+
+    def _existing_comment(self) -> str | None:
+        """The comment of the database of this name ("" without one), or None when there is no such database."""
+        import psycopg
+
+        with psycopg.connect(f"{self.server_url}/postgres", autocommit=True, connect_timeout=5) as conn:
+            row = conn.execute(
+                "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = %s",
+                (self.name,),
+            ).fetchone()
+        return None if row is None else row[0]
 
     def _admin(self, sql: str) -> None:
         import psycopg

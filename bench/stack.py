@@ -1,9 +1,10 @@
 """The running service the ack and e2e benches drive: a fresh PostgreSQL database and gunicorn.
 
-`BenchStack` creates and migrates the bench database, starts gunicorn with the production
-config file (`gunicorn.conf.py`, tuned through its GUNICORN_* variables) and the bench settings
-module (Brenda's settings plus a trivial view), starts `db_worker` processes on request, and on
-the way out — error or Ctrl-C included — stops every process it started and drops the database.
+`BenchStack` creates and migrates the bench database (refusing one it did not create), starts
+gunicorn with the production config file (`gunicorn.conf.py`, tuned through its GUNICORN_*
+variables) and the bench settings module (Brenda's settings plus a trivial view), starts
+`db_worker` processes on request, and on the way out — error or Ctrl-C included — stops every
+process it started and drops the database it created.
 """
 
 import argparse
@@ -142,6 +143,8 @@ class BenchStack:
     def close(self) -> None:
         self.processes.stop_all()
         self.workers = []
+        if not self.db.created:
+            return  # never drop a database this run did not create
         try:
             self.db.drop()
             say(f"stack: dropped database {self.db.name}")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -19,8 +20,15 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # --- Core -------------------------------------------------------------------
 # https://docs.djangoproject.com/en/6.1/ref/settings/#core-settings
 DEBUG = env.bool("DEBUG", default=False)
-# Without SECRET_KEY a development key is used; `manage.py check --deploy` flags it.
+# Without SECRET_KEY a development key is used, under DEBUG only: with DEBUG off a missing, default or
+# weak key (Django's own rule, security.W009) stops the start, since anything signed with it could be forged.
 SECRET_KEY = env.str("SECRET_KEY", default="") or "django-insecure-development-only-key-set-SECRET_KEY"
+if not DEBUG and (SECRET_KEY.startswith("django-insecure-") or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is missing, the development default or too weak, and DEBUG is off. Set SECRET_KEY to a "
+        "random value of at least 50 characters, e.g. the output of "
+        '`python -c "import secrets; print(secrets.token_urlsafe(50))"`, or set DEBUG=true for local development.'
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 ENVIRONMENT = env.str("ENVIRONMENT", default="development" if DEBUG else "production")
@@ -42,7 +50,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a webhook body is judged (type, size) before anything reads it.
+    "webhooks.middleware.WebhookBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -63,6 +74,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -100,7 +112,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+# Where staff work: business hours, the inbox and the stats read times here.
+TIME_ZONE = env.str("TIME_ZONE", default="America/Mexico_City")
 USE_I18N = True
 USE_TZ = True
 
@@ -125,6 +138,18 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Django's Content-Security-Policy: our own origin only, and inline <style>/<script> only with the
+# request's nonce (`{% csp_nonce_attr %}`, which the admin's templates and ours carry).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 X_FRAME_OPTIONS = "DENY"
 
 # --- Background tasks -------------------------------------------------------
@@ -207,6 +232,42 @@ USER_DAILY_COST_LIMIT_USD = _optional_limit(
 )
 DAILY_COST_LIMIT_USD = _optional_limit("DAILY_COST_LIMIT_USD", env.str("DAILY_COST_LIMIT_USD", default=""), Decimal)
 
+# --- Handoff to staff and e-mail (threads.handoff) ---------------------------------------
+# https://docs.djangoproject.com/en/6.1/topics/email/
+# When staff answer, in TIME_ZONE, e.g. "mon-fri 09:00-18:00; sat 10:00-14:00" ("always" or empty: any time);
+# checked by threads.E020. The bot tells a user who asks for a person when someone will answer from it.
+BUSINESS_HOURS = env.str("BUSINESS_HOURS", default="mon-fri 09:00-18:00")
+# Minutes of business time without a staff reply before the handoff times out (0: never), and what then
+# happens: "note" (the user is told once that the team is still on it) or "resume" (the bot answers again).
+HANDOFF_TIMEOUT_MIN = env.float("HANDOFF_TIMEOUT_MIN", default=30.0)
+HANDOFF_TIMEOUT_ACTION = env.str("HANDOFF_TIMEOUT_ACTION", default="note")
+if HANDOFF_TIMEOUT_MIN < 0 or HANDOFF_TIMEOUT_ACTION not in ("note", "resume"):
+    raise ImproperlyConfigured(
+        "HANDOFF_TIMEOUT_MIN must be 0 or more and HANDOFF_TIMEOUT_ACTION 'note' or 'resume'; "
+        f"got {HANDOFF_TIMEOUT_MIN!r} and {HANDOFF_TIMEOUT_ACTION!r}."
+    )
+# Who is e-mailed when a user asks for a person (comma-separated); empty: nobody (threads.W021).
+STAFF_NOTIFY_EMAILS = env.list("STAFF_NOTIFY_EMAILS", default=[])
+# E-mail goes through Django's mailers (MAILERS, which replaces the EMAIL_* settings in Django 6.1); the
+# environment keeps the familiar names. The console backend prints e-mails; the file backend needs
+# EMAIL_FILE_PATH; SMTP reads EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD and EMAIL_USE_TLS.
+_EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+_EMAIL_OPTIONS: dict = {}
+if _EMAIL_BACKEND.endswith(".smtp.EmailBackend"):
+    _EMAIL_OPTIONS = {
+        "host": env.str("EMAIL_HOST", default="localhost"),
+        "port": env.int("EMAIL_PORT", default=25),
+        "username": env.str("EMAIL_HOST_USER", default=""),
+        "password": env.str("EMAIL_HOST_PASSWORD", default=""),
+        "use_tls": env.bool("EMAIL_USE_TLS", default=False),
+        # A slow mail server must not hold a worker for long.
+        "timeout": env.int("EMAIL_TIMEOUT", default=10),
+    }
+elif _EMAIL_BACKEND.endswith(".filebased.EmailBackend"):
+    _EMAIL_OPTIONS = {"file_path": env.str("EMAIL_FILE_PATH", default="") or str(BASE_DIR / "sent_emails")}
+MAILERS = {"default": {"BACKEND": _EMAIL_BACKEND, "OPTIONS": _EMAIL_OPTIONS}}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="brenda@localhost")
+
 # --- Metrics ----------------------------------------------------------------
 # GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is a 404.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
@@ -216,11 +277,41 @@ TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_PHONE_NUMBER = env.str("TWILIO_PHONE_NUMBER", default="")
 TWILIO_VALIDATE_SIGNATURE = env.bool("TWILIO_VALIDATE_SIGNATURE", default=True)
+# With DEBUG off, TWILIO_VALIDATE_SIGNATURE=false is a check error (webhooks.E001) unless this says it is on purpose.
+ALLOW_UNSIGNED_WEBHOOKS = env.bool("ALLOW_UNSIGNED_WEBHOOKS", default=False)
 TWILIO_TIMEOUT_S = env.float("TWILIO_TIMEOUT_S", default=10.0)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+# Largest webhook body accepted, in bytes (413 beyond, judged before it is read); Twilio and OpenAI send a few kB.
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=64 * 1024)
 # Twilio when its credentials are set, the console otherwise (like Django's console e-mail backend).
 _DEFAULT_MESSAGING_BACKEND = "TwilioBackend" if TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN else "ConsoleBackend"
 MESSAGING_BACKEND = env.str("MESSAGING_BACKEND", default="") or f"messaging.backends.{_DEFAULT_MESSAGING_BACKEND}"
+
+# --- Media: voice notes and images (threads.media) ----------------------------
+# Hosts the worker may fetch WhatsApp media from (`host` or `host:port`, comma-separated): Twilio's
+# API, which answers with a redirect to its media CDN. Credentials go to the first host only.
+TWILIO_MEDIA_HOSTS = [
+    h.strip().lower()
+    for h in env.str("TWILIO_MEDIA_HOSTS", default="api.twilio.com,mms.twiliocdn.com").split(",")
+    if h.strip()
+]
+# Largest attachment fetched, in bytes (counted while streaming: the download stops there).
+MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=16 * 1024 * 1024)
+# Connect/read timeout of one media download, in seconds (never beyond the turn's own deadline).
+MEDIA_TIMEOUT_S = env.float("MEDIA_TIMEOUT_S", default=15.0)
+# Speech-to-text model for voice notes (per-minute price in threads.pricing) and the language hint.
+OPENAI_TRANSCRIBE_MODEL = env.str("OPENAI_TRANSCRIBE_MODEL", default="gpt-transcribe")
+TRANSCRIBE_LANGUAGE = env.str("TRANSCRIBE_LANGUAGE", default="es")
+# Longer voice notes get a polite note instead of a transcription.
+VOICE_MAX_SECONDS = env.int("VOICE_MAX_SECONDS", default=300)
+# `detail` of images sent to the model: low (cheap, default), high or auto.
+OPENAI_IMAGE_DETAIL = env.str("OPENAI_IMAGE_DETAIL", default="low")
+# Days a local copy of each fetched attachment is kept (in MEDIA_ROOT); 0 keeps none.
+# `manage.py prune_media` deletes the older ones.
+MEDIA_RETENTION_DAYS = env.int("MEDIA_RETENTION_DAYS", default=0)
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default="") or BASE_DIR / "media")
+if OPENAI_IMAGE_DETAIL not in ("low", "high", "auto"):
+    raise ImproperlyConfigured(f"OPENAI_IMAGE_DETAIL must be low, high or auto; got {OPENAI_IMAGE_DETAIL!r}.")
 
 # --- REST framework ---------------------------------------------------------
 REST_FRAMEWORK = {

@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 
 from threads.admin import stats_view
+from threads.admin.inbox import urlpatterns as inbox_urls
+from threads.admin.media import media_view
 from webhooks.metrics import MetricsView
 
 admin.site.site_header = "Brenda administration"
@@ -15,5 +17,7 @@ urlpatterns = [
     path("metrics", MetricsView.as_view(), name="metrics"),
     # Before admin.site.urls, whose catch-all would answer this path with a 404.
     path("admin/threads/stats/", admin.site.admin_view(stats_view), name="threads_stats"),
+    path("admin/threads/media/<int:message_id>/<int:index>/", admin.site.admin_view(media_view), name="threads_media"),
+    path("admin/inbox/", include(inbox_urls)),
     path("admin/", admin.site.urls),
 ]

@@ -135,8 +135,10 @@ def get_course_detail(id_course: str) -> CourseDetail | None:
     except (ValueError, AttributeError):
         return None
     course = active_courses().filter(pk=pk).prefetch_related("sessions", "bonuses").first()
-    if course is None:
-        return None
+    return None if course is None else _detail(course)
+
+
+def _detail(course: Course) -> CourseDetail:
     return {
         **_summary(course.__dict__ | {"id_course": course.id_course}),
         "short_description": course.short_description,
@@ -153,6 +155,16 @@ def get_course_detail(id_course: str) -> CourseDetail | None:
             if b.active
         ],
     }
+
+
+def get_catalogue() -> list[CourseDetail]:
+    """Return every active course in detail (sessions, active bonuses), cheapest first, in three queries.
+
+    For callers that read the whole (small) catalogue at once, such as the rule-based responder,
+    which ranks courses by the words of their names, descriptions, sessions and bonuses.
+    """
+    courses = active_courses().order_by("price", "name").prefetch_related("sessions", "bonuses")
+    return [_detail(course) for course in courses]
 
 
 def get_course_amounts() -> dict[str, set[tuple[Decimal, str]]]:

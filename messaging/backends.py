@@ -41,6 +41,9 @@ class OutboundMessage:
     to: str
     body: str
     media_urls: tuple[str, ...] = ()
+    # An approved template (Twilio Content API): Twilio sends its own text, `body` is our preview.
+    content_sid: str = ""
+    content_variables: str = ""  # a JSON object as a string, as Twilio's ContentVariables wants it
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,13 @@ class TwilioBackend(BaseMessagingBackend):
         from_ = self.from_number
         if message.to.startswith(WHATSAPP_PREFIX) and not from_.startswith(WHATSAPP_PREFIX):
             from_ = WHATSAPP_PREFIX + from_
-        params: dict[str, object] = {"to": message.to, "from_": from_, "body": message.body}
+        params: dict[str, object] = {"to": message.to, "from_": from_}
+        if message.content_sid:
+            params["content_sid"] = message.content_sid
+            if message.content_variables:
+                params["content_variables"] = message.content_variables
+        else:
+            params["body"] = message.body
         if message.media_urls:
             params["media_url"] = list(message.media_urls)
         if self.status_callback:
@@ -181,7 +190,10 @@ class ConsoleBackend(BaseMessagingBackend):
 
     def send(self, message: OutboundMessage) -> SendResult:
         """Write one message as a readable block; sid is None because nothing left the machine."""
-        lines = [f"--- WhatsApp to {message.to} ---", message.body]
+        heading = f"--- WhatsApp to {message.to}" + (
+            f" (template {message.content_sid})" if message.content_sid else ""
+        )
+        lines = [f"{heading} ---", message.body]
         lines += [f"[media] {url}" for url in message.media_urls]
         with self._lock:
             self.stream.write("\n".join(lines) + "\n")

@@ -72,3 +72,16 @@ def openai_off(settings):
 @pytest.fixture
 def demo_catalogue(db):
     call_command("loaddata", "demo_courses", verbosity=0)
+
+
+@pytest.fixture
+def user_wrote(db):
+    """`user_wrote(phone)`: the user's last message was just now, so WhatsApp's 24-hour window is open."""
+    from django.utils import timezone
+
+    from threads.models import Contact
+
+    def open_window(user_phone: str, *, at=None) -> None:
+        Contact.objects.update_or_create(user_phone=user_phone, defaults={"last_inbound_at": at or timezone.now()})
+
+    return open_window

@@ -1,7 +1,8 @@
 """The layers, enforced: imports run one way and no module of ours is part of an import cycle.
 
 Edges (views, tasks, commands, admin) → services → domain → storage; `webhooks` is the HTTP
-edge only, so nothing in `threads`, `courses` or `messaging` may import it. Imports inside
+edge only, so nothing in `threads`, `courses` or `messaging` may import it, and no module below
+the services imports one. Imports inside
 functions count: hiding one there does not break a cycle, it only hides it.
 """
 
@@ -20,6 +21,34 @@ FORBIDDEN = [
     ("messaging", "threads"),
     ("messaging", "courses"),
 ]
+
+# The services (use cases) of docs/ARCHITECTURE.md's layers. Below them (domain, storage) nothing
+# may import one; only they and the edges (views, tasks, commands, admin, the project's wiring) may.
+SERVICES = {
+    f"threads.{name}"
+    for name in (
+        "inbound",
+        "services",
+        "background",
+        "recovery",
+        "staff",
+        "handoff",
+        "consent_turn",
+        "message_templates",
+        "migration",
+        "replay",
+        "doctor",
+    )
+}
+
+
+def is_edge(module: str) -> bool:
+    return (
+        module.split(".")[0] in ("brenda", "webhooks")
+        or module in ("threads.tasks", "threads.apps")
+        or module.startswith("threads.admin")
+        or ".management." in module
+    )
 
 
 def project_modules() -> dict[str, Path]:
@@ -120,6 +149,28 @@ def test_imports_run_one_way_between_apps():
         if module.startswith(importer + ".") and (target == forbidden or target.startswith(forbidden + "."))
     )
     assert wrong == []
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Imports of a service from below the services (a domain or storage module)."""
+    return sorted(
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        if module not in SERVICES and not is_edge(module)
+        for target in targets
+        if target in SERVICES
+    )
+
+
+def test_no_domain_or_storage_module_imports_a_service():
+    graph = import_graph()
+    assert SERVICES <= graph.keys()  # the list names real modules (a rename must update it)
+    assert upward_imports(graph) == []
+
+
+def test_the_layer_check_finds_an_upward_import():
+    graph = {"threads.tools": {"threads.handoff"}, "threads.tasks": {"threads.handoff"}, "threads.handoff": set()}
+    assert upward_imports(graph) == ["threads.tools imports threads.handoff"]
 
 
 def test_the_cycle_finder_finds_a_cycle():

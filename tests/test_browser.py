@@ -6,6 +6,7 @@ import shutil
 import pytest
 from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from messaging import backends
 from threads.models import Contact, Message, OaThreadMap, Turn
@@ -44,6 +45,8 @@ def browser():
         "--window-size=1280,1000",
     ):
         options.add_argument(flag)
+    # The console shows each Content-Security-Policy violation: csp_violations() reads them.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.implicitly_wait(5)
     yield driver
@@ -53,7 +56,8 @@ def browser():
 @pytest.fixture
 def conversation():
     OaThreadMap.objects.create(user_phone=PHONE, thread_id="conv_browser123")
-    Contact.objects.create(user_phone=PHONE, profile_name="Mariana")
+    # She wrote a minute ago: WhatsApp's 24-hour window is open for a staff reply.
+    Contact.objects.create(user_phone=PHONE, profile_name="Mariana", last_inbound_at=timezone.now())
     turn = Turn.objects.create(
         user_phone=PHONE,
         engine="responses",
@@ -93,6 +97,11 @@ def click_and_wait(browser, selector: str) -> None:
     WebDriverWait(browser, 15).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
+def csp_violations(browser) -> list[str]:
+    """Console messages about the Content-Security-Policy since the last call (reading empties the log)."""
+    return [entry["message"] for entry in browser.get_log("browser") if "Content Security Policy" in entry["message"]]
+
+
 def test_staff_member_reads_pauses_replies_resets_and_sees_stats(browser, live_server, conversation, settings):
     from selenium.webdriver.common.by import By
 
@@ -105,6 +114,7 @@ def test_staff_member_reads_pauses_replies_resets_and_sees_stats(browser, live_s
     browser.find_element(By.NAME, "password").send_keys("a-long-staff-password-1")
     click_and_wait(browser, "input[type=submit]")
     assert "Statistics" in browser.page_source  # the admin index links the stats page
+    assert csp_violations(browser) == []
 
     # Find the user by WhatsApp name and open the transcript.
     browser.get(f"{live_server.url}/admin/threads/oathreadmap/?q=Mariana")
@@ -112,8 +122,16 @@ def test_staff_member_reads_pauses_replies_resets_and_sees_stats(browser, live_s
     transcript = browser.find_element(By.ID, "brenda-transcript").text
     assert "¿Tienen cursos de visión?" in transcript and "Visión por computadora con Python" in transcript
     assert "buscar_curso" in transcript and "812 ms" in transcript
+    assert csp_violations(browser) == []
+
+    # The changelist's action bar (the admin's own JavaScript) works under the policy.
+    browser.get(f"{live_server.url}/admin/threads/oathreadmap/")
+    browser.find_element(By.ID, "action-toggle").click()
+    assert browser.find_element(By.CSS_SELECTOR, ".action-counter").text.startswith("1 of 1 selected")
+    assert csp_violations(browser) == []
 
     # Pause the bot (human takeover).
+    browser.get(f"{live_server.url}/admin/threads/oathreadmap/{quote(PHONE)}/change/")
     click_and_wait(browser, ".object-tools a[href*='/pause/']")
     click_and_wait(browser, "input[type=submit].default")
     assert Contact.objects.get(pk=PHONE).bot_paused
@@ -133,8 +151,13 @@ def test_staff_member_reads_pauses_replies_resets_and_sees_stats(browser, live_s
     click_and_wait(browser, "input[type=submit].default")
     assert not OaThreadMap.objects.filter(pk=PHONE).exists()
 
-    # The stats page draws its charts.
+    assert csp_violations(browser) == []
+
+    # The stats page draws its charts, styled by its nonce'd <style> (a blocked one leaves the flex layout off).
     browser.get(f"{live_server.url}/admin/threads/stats/")
     assert browser.find_elements(By.CSS_SELECTOR, "svg")
     assert "Brenda statistics" in browser.title
+    charts = browser.find_element(By.CSS_SELECTOR, ".brenda-charts")
+    assert charts.value_of_css_property("display") == "flex"
+    assert csp_violations(browser) == []
     backends.outbox.clear()

@@ -9,8 +9,10 @@ never learn which engine runs; thread ids carry it in their prefix (`conv_…`, 
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 import httpx2
 import openai
@@ -19,14 +21,17 @@ from django.conf import settings
 from .engines.assistants import AssistantsEngine
 from .engines.base import (
     BaseEngine,
+    ImageInput,
     ModelConfig,
     RunHandle,
     RunResult,
     SeedMessage,
+    UserMessage,
+    call_within,
     translate_errors,
 )
 from .engines.responses import ResponsesEngine
-from .exceptions import EngineError, OpenAINotConfigured, ThreadsError
+from .exceptions import EngineError, OpenAINotConfigured, RunTimeout, ThreadsError
 from .prompts import load_instructions
 
 logger = logging.getLogger(__name__)
@@ -35,17 +40,21 @@ ENGINES = ("responses", "assistants")
 CONNECT_TIMEOUT_S = 5.0
 
 __all__ = [
+    "ImageInput",
     "ModelConfig",
     "RunHandle",
     "RunResult",
     "SeedMessage",
     "ThreadsAdapter",
+    "Transcription",
+    "UserMessage",
     "count_openai_requests",
     "default_model_config",
     "get_adapter",
     "get_model_shutdown_date",
     "get_openai_client",
     "is_openai_enabled",
+    "transcribe_audio",
 ]
 
 
@@ -105,6 +114,49 @@ def get_model_shutdown_date(model: str, *, client: openai.OpenAI | None = None) 
         info = client.models.retrieve(model)
     shutdown = getattr(info, "shutdown_date", None)
     return str(shutdown) if shutdown else None
+
+
+@dataclass(frozen=True)
+class Transcription:
+    """What OpenAI heard in a voice note, and the audio seconds it bills (None when it reported tokens instead)."""
+
+    text: str
+    model: str
+    billed_seconds: float | None
+
+
+def transcribe_audio(
+    *, data: bytes, filename: str, content_type: str, deadline: float, client: openai.OpenAI | None = None
+) -> Transcription:
+    """Transcribe a voice note with OPENAI_TRANSCRIBE_MODEL, hinted with TRANSCRIBE_LANGUAGE, by `deadline`.
+
+    `gpt-transcribe` takes its hints as `languages` (a list); the older models as one `language`.
+    Errors become EngineError (RunTimeout past the deadline), as for the engines.
+    """
+    client = client or get_openai_client()
+    model = settings.OPENAI_TRANSCRIBE_MODEL
+    languages = [code.strip() for code in settings.TRANSCRIBE_LANGUAGE.split(",") if code.strip()]
+    hints: dict = {}
+    if languages:
+        hints = {"languages": languages} if model.startswith("gpt-transcribe") else {"language": languages[0]}
+    with translate_errors("audio.transcriptions.create", not_found=EngineError, timeout=RunTimeout):
+        result = call_within(
+            client,
+            lambda c: c.audio.transcriptions.create(
+                file=(filename, data, content_type), model=model, response_format="json", **hints
+            ),
+            deadline=deadline,
+            what="audio.transcriptions.create",
+            max_retries=client.max_retries,
+            sleep=time.sleep,
+        )
+    usage = getattr(result, "usage", None)
+    seconds = getattr(usage, "seconds", None) if getattr(usage, "type", None) == "duration" else None
+    return Transcription(
+        text=(getattr(result, "text", "") or "").strip(),
+        model=model,
+        billed_seconds=float(seconds) if isinstance(seconds, int | float) else None,
+    )
 
 
 def get_openai_client() -> openai.OpenAI:

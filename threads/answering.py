@@ -20,8 +20,9 @@ from django.utils import timezone
 from courses.selectors import get_course_amounts
 from messaging.formatting import to_whatsapp
 
-from . import message_log, repository, scheduling, turns
-from .adapter import RunResult, SeedMessage, ThreadsAdapter, count_openai_requests, get_adapter
+from . import message_log, repository, scheduling, tools, turns
+from .adapter import RunResult, SeedMessage, ThreadsAdapter, UserMessage, count_openai_requests, get_adapter
+from .attachments import describe_message
 from .exceptions import RunTimeout, ThreadNotFound, ThreadsError
 from .fallback import fallback_reply
 from .locks import renew_user_lease
@@ -72,7 +73,10 @@ def complete_turn(turn: Turn, *, reply: str, origin: str) -> Turn:
         turn.fallback_used = True
         turn.fallback_reason = turn.fallback_reason or "empty_reply"
         turn.error = turn.error or "empty reply from the model"
-        reply, origin = fallback_reply(texts=_turn_texts(turn), reason="openai_error"), Message.Origin.FALLBACK
+        reply = fallback_reply(
+            texts=_turn_texts(turn), reason="openai_error", user_phone=turn.user_phone, turn_id=turn.pk
+        )
+        origin = Message.Origin.FALLBACK
     if not _renew_lease(turn):
         logger.error("turn %s lost its lease before replying; recovery answers instead", turn.pk)
         return turn
@@ -93,18 +97,32 @@ def fail_turn(turn: Turn, exc: BaseException, *, texts: Sequence[str] | None = N
         logger.error("turn %s for %s failed (%s); answering with the fallback", turn.pk, turn.user_phone, turn.error)
     else:
         logger.error("turn %s for %s failed; answering with the fallback", turn.pk, turn.user_phone, exc_info=exc)
-    reply = fallback_reply(texts=list(texts or _turn_texts(turn)), reason=turn.fallback_reason)
+    reply = fallback_reply(
+        texts=list(texts or _turn_texts(turn)),
+        reason=turn.fallback_reason,
+        user_phone=turn.user_phone,
+        turn_id=turn.pk,
+    )
     return complete_turn(turn, reply=reply, origin=Message.Origin.FALLBACK)
 
 
-def converse(turn: Turn, *, user_phone: str, texts: list[str], adapter: ThreadsAdapter | None = None) -> RunResult:
+def converse(
+    turn: Turn,
+    *,
+    user_phone: str,
+    texts: Sequence[str | UserMessage],
+    adapter: ThreadsAdapter | None = None,
+    deadline: float | None = None,
+) -> RunResult:
     """Send the texts to the user's conversation and return the model's answer, recording it on `turn`.
 
     A conversation that no longer exists remotely is recreated once, seeded with the user's
-    recent transcript from the message log, and the mapping updated.
+    recent transcript from the message log, and the mapping updated. `deadline` (a
+    `time.monotonic()` value) defaults to OPENAI_RUN_TIMEOUT_S from now; a turn that spent part
+    of its time on attachments passes its own.
     """
     adapter = adapter or get_adapter()
-    deadline = time.monotonic() + settings.OPENAI_RUN_TIMEOUT_S
+    deadline = deadline if deadline is not None else time.monotonic() + settings.OPENAI_RUN_TIMEOUT_S
     thread_id = ensure_thread(turn, adapter=adapter, deadline=deadline)
     try:
         result = adapter.run_turn(thread_id, texts, timeout_s=_remaining(deadline))
@@ -187,7 +205,7 @@ def cut_wrong_prices(
         return f"{kept}\n\n{PRICE_REFERRAL}"
     record_price_check(turn, check, action="replaced")
     turn.fallback_reason = "price_check"
-    return fallback_reply(texts=_turn_texts(turn))
+    return fallback_reply(texts=_turn_texts(turn), user_phone=turn.user_phone, turn_id=turn.pk)
 
 
 def reply_origin(turn: Turn) -> str:
@@ -253,8 +271,12 @@ def ensure_thread(
 
 @contextlib.contextmanager
 def tracking_openai_requests(turn: Turn) -> Iterator[None]:
-    """Add the HTTP requests sent to OpenAI in this block (creation and retries included) to the turn."""
-    with count_openai_requests() as counter:
+    """Add the HTTP requests sent to OpenAI in this block (creation and retries included) to the turn.
+
+    The model's tools called in the block act for the turn's user (`solicitar_asesor` pauses
+    them and tells staff); every live model call of a turn, sync or background, passes here.
+    """
+    with count_openai_requests() as counter, tools.acting_for(user_phone=turn.user_phone, turn_id=turn.pk):
         try:
             yield
         finally:
@@ -293,15 +315,33 @@ def add_usage(turn: Turn, usage: Usage, *, model: str) -> None:
             reasoning_tokens=turn.reasoning_tokens or 0,
         )
         turn.cost_usd = cost_usd(turn.model, total)
+        if turn.cost_usd is not None:
+            turn.cost_usd += media_cost_usd(turn)
+
+
+# Where a turn keeps what understanding its attachments cost (transcription), beside its token cost.
+MEDIA_COST_KEY = "media_cost_usd"
+
+
+def add_media_cost(turn: Turn, cost: Decimal | None) -> None:
+    """Add what understanding the turn's attachments cost to its cost (None: unknown, the model has no price)."""
+    if cost is None:
+        turn.state = {**turn.state, MEDIA_COST_KEY: None}
+        turn.cost_usd = None
+        return
+    if MEDIA_COST_KEY in turn.state and turn.state[MEDIA_COST_KEY] is None:
+        return
+    turn.state = {**turn.state, MEDIA_COST_KEY: str(media_cost_usd(turn) + cost)}
+    turn.cost_usd = (turn.cost_usd or Decimal(0)) + cost
+
+
+def media_cost_usd(turn: Turn) -> Decimal:
+    return Decimal(turn.state.get(MEDIA_COST_KEY) or 0)
 
 
 def text_for_model(message: Message) -> str:
-    body = message.body.strip()
-    if message.media:
-        kinds = ", ".join(sorted({m.get("content_type") or "?" for m in message.media}))
-        note = f"[El usuario adjuntó {len(message.media)} archivo(s) ({kinds}); aún no puedes verlos]"
-        return f"{body}\n{note}" if body else note
-    return body
+    """The message as the model reads it: the body, a voice note's transcript, a note per attachment."""
+    return describe_message(message)
 
 
 def context_notes(turn: Turn) -> list[str]:
@@ -342,12 +382,6 @@ def price_cut_context(previous: Turn | None) -> list[str]:
         "[Verificación de precios: tu respuesta anterior tenía precios que no están en el catálogo y no se "
         f"envió como la escribiste. La persona recibió solo esto: «{sent}». No repitas esos precios.]"
     ]
-
-
-def with_media_note(text: str, has_media: bool) -> str:
-    if has_media and text.strip():
-        return f"{text}\n\n(Por ahora solo puedo leer texto: no pude ver el archivo que enviaste.)"
-    return text
 
 
 def _turn_texts(turn: Turn) -> list[str]:

@@ -20,6 +20,8 @@ class ThreadsConfig(AppConfig):
         checks.register(thread_checks.check_prices_setting)
         checks.register(thread_checks.check_model_shutdown)
         checks.register(thread_checks.check_cost_limits_priced)
+        checks.register(thread_checks.check_business_hours)
+        checks.register(thread_checks.check_staff_notify_emails)
         if is_db_worker():
             # No queries here (the app registry is still loading): the worker's first connection starts the sweep.
             connection_created.connect(tasks.keep_recovery_sweep, dispatch_uid="threads.keep_recovery_sweep")

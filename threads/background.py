@@ -17,7 +17,7 @@ from django.utils import timezone
 from courses.selectors import get_course_amounts
 
 from . import message_log, scheduling, turns
-from .adapter import ThreadsAdapter, get_adapter
+from .adapter import ThreadsAdapter, UserMessage, get_adapter
 from .answering import (
     MIN_CORRECTION_S,
     add_failed_usage,
@@ -45,7 +45,7 @@ EVENT_ATTEMPTS = 3
 EVENT_RETRY_S = 2.0
 
 
-def start_background_turn(turn: Turn, *, texts: Sequence[str]) -> Turn:
+def start_background_turn(turn: Turn, *, texts: Sequence[str | UserMessage]) -> Turn:
     """Start the turn as a background response and leave it waiting for the webhook."""
     adapter = get_adapter()
     try:

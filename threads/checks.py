@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.utils import timezone
 
+from .business_hours import BusinessHoursError, parse_business_hours
 from .pricing import get_model_price, validate_prices
 
 IMMEDIATE_TASKS_BACKEND = "django.tasks.backends.immediate.ImmediateBackend"
@@ -136,6 +137,33 @@ def check_cost_limits_priced(app_configs=None, **kwargs) -> list[CheckMessage]:
             "the limits know, so USER_DAILY_COST_LIMIT_USD and DAILY_COST_LIMIT_USD never stop it.",
             hint=f'Add it to OPENAI_PRICES, e.g. {{"{settings.OPENAI_MODEL}": {{"input": …, "output": …}}}}.',
             id="threads.W007",
+        )
+    ]
+
+
+def check_business_hours(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """BUSINESS_HOURS must parse: a user who asks for a person is told when someone answers from it."""
+    try:
+        parse_business_hours(settings.BUSINESS_HOURS, time_zone=settings.TIME_ZONE)
+    except BusinessHoursError as exc:
+        return [
+            Error(
+                f"BUSINESS_HOURS cannot be read: {exc}.",
+                hint="Write it like 'mon-fri 09:00-18:00; sat 10:00-14:00' (hours in TIME_ZONE), or 'always'.",
+                id="threads.E020",
+            )
+        ]
+    return []
+
+
+def check_staff_notify_emails(app_configs=None, **kwargs) -> list[CheckMessage]:
+    if settings.STAFF_NOTIFY_EMAILS:
+        return []
+    return [
+        Warning(
+            "STAFF_NOTIFY_EMAILS is empty: nobody is e-mailed when a user asks for a person (the inbox shows it).",
+            hint="Set STAFF_NOTIFY_EMAILS=ventas@example.com,… and the EMAIL_* settings of your mail server.",
+            id="threads.W021",
         )
     ]
 

@@ -77,7 +77,20 @@ def check_configuration() -> CheckResult:
         problems.append("the assistants engine needs ASSISTANT_ID")
     if problems:
         return CheckResult(FAIL, title, "; ".join(problems))
+    if settings.DEBUG:
+        # The development setup (`make run`) passes; say what production would refuse, so nobody deploys it.
+        return CheckResult(WARN, title, f"{', '.join(notes)}. {_production_blockers()}")
     return CheckResult(OK, title, ", ".join(notes))
+
+
+def _production_blockers() -> str:
+    """Why these settings would fail with DEBUG off (the settings refuse to load, or a check stops the start)."""
+    blockers = ["DEBUG is on: production needs DEBUG=false"]
+    if _is_weak_secret_key(settings.SECRET_KEY):
+        blockers.append("SECRET_KEY is the development default or too short (the settings would refuse to start)")
+    if not settings.TWILIO_VALIDATE_SIGNATURE and not settings.ALLOW_UNSIGNED_WEBHOOKS:
+        blockers.append("TWILIO_VALIDATE_SIGNATURE=false (check webhooks.E001 would stop the server)")
+    return "Development setup; in production this would fail: " + "; ".join(blockers)
 
 
 def check_database(*, required_tables: Sequence[str] | None = None) -> CheckResult:

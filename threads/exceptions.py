@@ -47,3 +47,15 @@ class ToolRoundsExceeded(EngineError):
 
 class ReplayError(ThreadsError):
     """Raised when a replay cannot start: an unreadable source or instructions file, or an engine it cannot use."""
+
+
+class MediaUnavailable(ThreadsError):
+    """Raised when a WhatsApp attachment cannot be fetched or understood; `reason` is a short stable code for logs.
+
+    Reasons: host_not_allowed, not_configured, http_<status>, timeout, connection, too_large,
+    content_mismatch, corrupt_audio, unsupported_audio, too_long, transcription_failed, no_speech.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason

@@ -46,18 +46,25 @@ def accept_inbound_message(
 ) -> InboundResult:
     """Store an inbound message once per `MessageSid` and queue its user's processing.
 
-    The contact is created or touched on the way (`message_log.record_inbound`). The task is
-    queued after commit, at once unless the caller holds a transaction, so a worker never picks
-    up a message it cannot see yet. A copy of a message already stored queues nothing, unless it
-    is stranded: its task never got queued (the enqueue failed and we answered 500), and the
+    The contact is created or touched on the way (`message_log.record_inbound`). The task can
+    never start before the message is committed, so a worker never picks up a message it cannot
+    see yet: with the database task backend it is inserted in the message's own transaction
+    (both commit together, before the webhook answers 200), with any other backend it is queued
+    after commit. A copy of a message already stored queues nothing, unless it is stranded: its
+    task never got queued (the enqueue after commit failed and we answered 500), and the
     re-delivery Twilio sends for that 500 is what queues it now.
     """
     message, created = message_log.record_inbound(
-        user_phone=user_phone, twilio_sid=twilio_sid, body=body, media=media, profile_name=profile_name
+        user_phone=user_phone,
+        twilio_sid=twilio_sid,
+        body=body,
+        media=media,
+        profile_name=profile_name,
+        with_new=lambda _message: scheduling.run_soon_on_commit(scheduling.PROCESS_USER_MESSAGES, user_phone),
     )
     queued = created or message_log.is_stranded(message)
-    if queued:
-        transaction.on_commit(partial(scheduling.run_soon, scheduling.PROCESS_USER_MESSAGES, user_phone))
+    if queued and not created:
+        scheduling.run_soon_on_commit(scheduling.PROCESS_USER_MESSAGES, user_phone)
     return InboundResult(
         message_id=message.pk, user_phone=user_phone, twilio_sid=twilio_sid, created=created, queued=queued
     )

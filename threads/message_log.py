@@ -5,16 +5,17 @@ re-delivered webhook is recognised and nothing the user wrote is ever lost.
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from .models import Contact, Message, Turn
+from .consent import keyword_of
+from .models import Contact, Message, MessageTemplate, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ TRANSCRIPT_SEED_LIMIT = 20
 class InboundMedia:
     url: str
     content_type: str
+    sticker: bool = False  # WhatsApp sent it as a sticker (Twilio's MessageType), not as a photo
 
 
 def record_inbound(
@@ -34,15 +36,18 @@ def record_inbound(
     body: str,
     media: Sequence[InboundMedia] = (),
     profile_name: str = "",
+    with_new: Callable[[Message], object] | None = None,
 ) -> tuple[Message, bool]:
     """Store an inbound message once per `MessageSid`; return it and whether it is new.
 
     Twilio re-delivers a webhook it thinks failed, possibly many copies at once: the unique
     `twilio_sid` decides which copy wins, the others get the stored row back. This is the
-    webhook's hot path, hence one short transaction (contact upsert, pause look-up, message
-    insert) and no duplicate look-up first: duplicates are rare and the constraint catches
-    them. A message that arrives while staff have taken over is held, never answered by the
-    bot, even if the bot is resumed before a worker gets to it.
+    webhook's hot path, hence one short transaction (the contact upsert, which also returns the
+    pause flag, then the message insert) and no duplicate look-up first: duplicates are rare and
+    the constraint catches them. `with_new(message)` runs inside that transaction for a new
+    message only: work that must commit with it, or not at all (its task). A message that
+    arrives while staff have taken over is held, never answered by the bot, even if the bot is
+    resumed before a worker gets to it.
     """
     now = timezone.now()
     message = Message(
@@ -51,28 +56,53 @@ def record_inbound(
         origin=Message.Origin.USER,
         twilio_sid=twilio_sid,
         body=body,
-        media=[{"url": m.url, "content_type": m.content_type} for m in media],
+        media=[
+            {"url": m.url, "content_type": m.content_type, **({"sticker": True} if m.sticker else {})} for m in media
+        ],
         created_at=now,
     )
     try:
         with transaction.atomic():
-            _touch_contact(user_phone=user_phone, profile_name=profile_name, now=now)
-            paused = Contact.objects.filter(pk=user_phone, bot_paused=True).exists()
+            bot_paused = _touch_contact(user_phone=user_phone, profile_name=profile_name, now=now)
+            # A consent keyword is never held: opting out or in beats a staff takeover.
+            paused = bot_paused and keyword_of(body) is None
             message.status = Message.Status.HELD if paused else Message.Status.RECEIVED
             message.save(force_insert=True)
+            if with_new is not None:
+                with_new(message)
     except IntegrityError:
         return Message.objects.get(twilio_sid=twilio_sid), False
     return message, True
 
 
-def _touch_contact(*, user_phone: str, profile_name: str, now) -> None:
-    """Create the contact or note it was seen, in one upsert (a name Twilio omitted is kept)."""
-    Contact.objects.bulk_create(
-        [Contact(user_phone=user_phone, profile_name=profile_name, first_seen_at=now, last_seen_at=now)],
+def _touch_contact(*, user_phone: str, profile_name: str, now) -> bool:
+    """Create the contact or note it was seen, in one upsert (a name Twilio omitted is kept); return `bot_paused`.
+
+    Where the database returns rows from an upsert (PostgreSQL, SQLite >= 3.35) the flag comes
+    back with it (`bot_paused` has a `db_default`, so Django asks for it in RETURNING): the
+    stored value for a known contact, the default for a new one. Elsewhere it is read.
+    """
+    (contact,) = Contact.objects.bulk_create(
+        [
+            Contact(
+                user_phone=user_phone,
+                profile_name=profile_name,
+                first_seen_at=now,
+                last_seen_at=now,
+                last_inbound_at=now,
+            )
+        ],
         update_conflicts=True,
         unique_fields=["user_phone"],
-        update_fields=["last_seen_at", "profile_name"] if profile_name else ["last_seen_at"],
+        update_fields=["last_seen_at", "last_inbound_at", "profile_name"]
+        if profile_name
+        else ["last_seen_at", "last_inbound_at"],
     )
+    if connection.features.can_return_rows_from_bulk_insert and any(
+        field.name == "bot_paused" for field in Contact._meta.db_returning_fields
+    ):
+        return contact.bot_paused
+    return Contact.objects.filter(pk=user_phone, bot_paused=True).exists()
 
 
 # Concurrent copies of one webhook arrive within milliseconds; Twilio's own retries come later.
@@ -111,18 +141,24 @@ class PendingInbound:
 
     messages: list[Message]
     bot_paused: bool
+    opted_out: bool = False
 
 
 def gather_pending_inbound(user_phone: str) -> PendingInbound:
-    """Return the user's messages waiting for a turn, oldest first, with the user's pause flag, in one query.
+    """Return the user's messages waiting for a turn, oldest first, with the user's pause and consent flags.
 
     The turn that answers them needs both; reading the flag with the messages saves a look-up
     per turn. Messages stored while the user was paused are held already, so these can only
     meet a pause that came after they arrived: the turn then holds them for staff.
     """
     paused = Exists(Contact.objects.filter(pk=user_phone, bot_paused=True))
-    messages = list(_pending_inbound(user_phone).annotate(user_paused=paused).order_by("id"))
-    return PendingInbound(messages=messages, bot_paused=any(m.user_paused for m in messages))
+    opted_out = Exists(Contact.objects.filter(pk=user_phone, opted_out_at__isnull=False))
+    messages = list(_pending_inbound(user_phone).annotate(user_paused=paused, user_opted_out=opted_out).order_by("id"))
+    return PendingInbound(
+        messages=messages,
+        bot_paused=any(m.user_paused for m in messages),
+        opted_out=any(m.user_opted_out for m in messages),
+    )
 
 
 def has_pending_inbound(user_phone: str) -> bool:
@@ -164,6 +200,9 @@ def record_outbound(
     thread_id: str = "",
     turn: Turn | None = None,
     staff_user_id: int | None = None,
+    notice: str = "",
+    template: MessageTemplate | None = None,
+    template_variables: dict[str, str] | None = None,
 ) -> Message:
     """Store an outbound message as pending, before it is sent, so a failed send is visible and retryable."""
     return Message.objects.create(
@@ -175,6 +214,9 @@ def record_outbound(
         thread_id=thread_id,
         turn=turn,
         staff_user_id=staff_user_id,
+        notice=notice,
+        template=template,
+        template_variables=template_variables or {},
     )
 
 
@@ -252,6 +294,18 @@ def mark_sent(message: Message, *, sid: str | None, status: str) -> None:
     message.status = status
     message.send_attempts += 1
     message.save(update_fields=["twilio_sid", "status", "send_attempts", "updated_at"])
+
+
+def status_explanation(message: Message) -> str:
+    """A sentence for staff on why `message` was blocked or failed ("" when it was not)."""
+    return message.status_note
+
+
+def mark_blocked(message: Message, *, reason: str) -> None:
+    """Record that a claimed message was refused before it reached Twilio, and why (`threads.consent`)."""
+    message.status = Message.Status.BLOCKED
+    message.error_code = reason[:16]
+    message.save(update_fields=["status", "error_code", "updated_at"])
 
 
 def mark_send_failed(message: Message, *, error_code: str) -> None:

@@ -76,9 +76,48 @@ class Contact(models.Model):
     )
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
+    # WhatsApp's rules (threads.consent): consent, and the 24-hour window of free-form messages.
+    last_inbound_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The user's latest message: free-form replies are allowed for 24 hours after it.",
+    )
+    opted_out_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the user asked for no more messages; empty while subscribed."
+    )
+    opted_out_via = models.CharField(max_length=40, blank=True, default="", help_text="How: the keyword, or staff.")
+    opted_in_at = models.DateTimeField(null=True, blank=True, help_text="When the user last asked for messages again.")
+    opted_in_via = models.CharField(max_length=40, blank=True, default="")
+    optout_notice_at = models.DateTimeField(
+        null=True, blank=True, help_text="The last notice to an opted-out user (at most one per 24 hours)."
+    )
+    # A handoff to staff (threads.handoff): set while the user waits for a person, cleared by a reply or "resolve".
+    waiting_since = models.DateTimeField(null=True, blank=True, help_text="When the user asked for a person.")
+    waiting_reason = models.CharField(max_length=200, blank=True, default="")
+    waiting_message = models.ForeignKey(
+        "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="What the user wrote."
+    )
+    staff_read_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a staff member last opened the conversation in the inbox."
+    )
+    # The inbox's order (threads.inbox): moved by each user message and each message staff or the
+    # system send (message_log); a bot reply answers a user message that already moved it.
+    last_activity_at = models.DateTimeField(
+        default=timezone.now, help_text="The latest message from the user, staff or the system (the inbox's order)."
+    )
 
     class Meta:
         db_table = "brenda_contacts"
+        indexes = [
+            models.Index(
+                fields=["opted_out_at"], name="contacts_opted_out", condition=models.Q(opted_out_at__isnull=False)
+            ),
+            models.Index(
+                fields=["waiting_since"], name="contacts_waiting", condition=models.Q(waiting_since__isnull=False)
+            ),
+            models.Index(fields=["-last_activity_at", "user_phone"], name="contacts_last_activity"),
+        ]
+        permissions = [("use_inbox", "Can use the staff inbox")]
 
     def __str__(self) -> str:
         return self.profile_name or self.user_phone
@@ -97,6 +136,7 @@ class Turn(models.Model):
         COMPLETED = "completed", "Completed"
         FALLBACK = "fallback", "Answered by fallback"
         PAUSED = "paused", "Bot paused (not answered)"
+        OPTED_OUT = "opted_out", "Opted out (not answered)"
         ABANDONED = "abandoned", "Abandoned (worker lost; messages re-queued)"
 
     user_phone = models.TextField()
@@ -187,6 +227,16 @@ class Message(models.Model):
         FAILED = "failed", "Failed"
         UNDELIVERED = "undelivered", "Undelivered"
         CONSOLE = "console", "Printed (console backend)"
+        # refused before it reached Twilio (WhatsApp's rules); `error_code` says why
+        BLOCKED = "blocked", "Blocked (not sent)"
+
+    class Notice(models.TextChoices):
+        """Messages the consent rules let through to an opted-out user: the answers to their keyword."""
+
+        NONE = "", "-"
+        OPTED_OUT = "opted_out", "Opt-out confirmation"
+        OPTOUT_REMINDER = "optout_reminder", "Reminder that messages are off"
+        OPTED_IN = "opted_in", "Opt-in confirmation"
 
     user_phone = models.TextField()
     direction = models.CharField(max_length=3, choices=Direction.choices)
@@ -202,6 +252,11 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     send_attempts = models.PositiveSmallIntegerField(default=0)
+    notice = models.CharField(max_length=20, choices=Notice.choices, blank=True, default="")
+    template = models.ForeignKey(
+        "MessageTemplate", null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+    )
+    template_variables = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -219,3 +274,117 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()} {self.user_phone} #{self.pk}"
+
+    @property
+    def status_note(self) -> str:
+        """Why a message was blocked or failed, in a sentence for staff ("" when there is nothing to explain)."""
+        if self.status not in (self.Status.BLOCKED, self.Status.FAILED, self.Status.UNDELIVERED) or not self.error_code:
+            return ""
+        return STATUS_NOTES.get(self.error_code, f"Twilio error {self.error_code}.")
+
+
+# Why a message did not reach the user: our refusals (threads.consent) and Twilio's most common codes.
+STATUS_NOTES = {
+    "opted_out": "Not sent: the user opted out of messages. They can write ALTA to opt back in.",
+    "window_closed": (
+        "Not sent: more than 24 hours have passed since the user's last message, "
+        "so WhatsApp allows only an approved template."
+    ),
+    "63016": ("Twilio 63016: outside WhatsApp's 24-hour window. Only an approved template can reach the user now."),
+    "63024": "Twilio 63024: the recipient is not a valid WhatsApp user.",
+    "63003": "Twilio 63003: the recipient's WhatsApp number is unreachable.",
+    "63021": "Twilio 63021: WhatsApp rejected the content (a template with its values over 1,024 characters?).",
+    "63049": "Twilio 63049: Meta chose not to deliver this marketing message to the user.",
+    "21610": "Twilio 21610: the user blocked messages from this number (STOP).",
+    "send_failed": "Could not be sent (no error code).",
+}
+
+
+class MessageTemplate(models.Model):
+    """A template approved by Meta (Twilio Content API): the only message allowed outside the 24-hour window."""
+
+    name = models.CharField(max_length=100, unique=True)
+    content_sid = models.CharField(
+        max_length=34, help_text="Twilio's Content SID (HX followed by 32 hexadecimal digits)."
+    )
+    language = models.CharField(max_length=10, default="es")
+    body = models.TextField(help_text="The approved text with {{1}}-style placeholders: the preview staff see.")
+    variables = models.TextField(
+        blank=True, default="", help_text="What each placeholder holds, one per line (e.g. '1: first name')."
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "brenda_message_templates"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ConsentEvent(models.Model):
+    """Each opt-out and opt-in, for the stats: the contact keeps only the latest of each."""
+
+    class Kind(models.TextChoices):
+        OPT_OUT = "opt_out", "Opted out"
+        OPT_IN = "opt_in", "Opted in"
+
+    user_phone = models.TextField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    via = models.CharField(max_length=40, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "brenda_consent_events"
+        indexes = [models.Index(fields=["created_at"], name="consent_events_created")]
+
+    def __str__(self) -> str:
+        return f"{self.user_phone} {self.get_kind_display().lower()} ({self.via})"
+
+
+class Handoff(models.Model):
+    """One request for a person (the model's tool or the rule-based responder): the history the stats read.
+
+    The contact carries the open one (`Contact.waiting_since`) for the inbox; this row keeps
+    when staff first answered and how it ended.
+    """
+
+    class Via(models.TextChoices):
+        TOOL = "tool", "Model (solicitar_asesor)"
+        RULES = "rules", "Rule-based responder"
+
+    class Outcome(models.TextChoices):
+        OPEN = "", "Open"
+        REPLIED = "replied", "Staff replied"
+        RESOLVED = "resolved", "Resolved by staff"
+        RESUMED = "resumed", "Bot resumed"
+        TIMED_OUT = "timed_out", "Bot resumed after the timeout"
+
+    user_phone = models.TextField()
+    via = models.CharField(max_length=8, choices=Via.choices)
+    reason = models.CharField(max_length=200, blank=True, default="")
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    notified_at = models.DateTimeField(null=True, blank=True, help_text="When staff were e-mailed.")
+    notify_error = models.CharField(max_length=200, blank=True, default="")
+    note_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the user was told the team is still on it (HANDOFF_TIMEOUT_MIN)."
+    )
+    first_staff_reply_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True, default="")
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        db_table = "brenda_handoffs"
+        indexes = [
+            models.Index(fields=["requested_at"], name="handoffs_requested"),
+            models.Index(fields=["user_phone", "requested_at"], name="handoffs_phone_requested"),
+        ]
+
+    def __str__(self) -> str:
+        return f"handoff {self.pk} ({self.user_phone})"

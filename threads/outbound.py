@@ -1,9 +1,12 @@
-"""Delivering replies: format for WhatsApp, split at Twilio's limit, log, send, retry later on failure.
+"""The one door every outbound message passes: log, check WhatsApp's rules, send, retry later on failure.
 
 Every part is stored as a pending outbound message *before* it is sent, so a send that fails
-is visible in the admin and picked up again by the retry task, in order.
+is visible in the admin and picked up again by the retry task, in order. Right before a
+message goes to the backend it is held to `threads.consent` (opted out? window closed?): the
+bot, staff, templates, retries and recovery all send through here, so none can forget it.
 """
 
+import json
 import logging
 
 from django.db import transaction
@@ -12,8 +15,8 @@ from messaging.backends import BaseMessagingBackend, OutboundMessage, get_messag
 from messaging.exceptions import MessagingError
 from messaging.formatting import split_message
 
-from . import message_log, scheduling
-from .models import Message, Turn
+from . import consent, message_log, scheduling
+from .models import Contact, Message, MessageTemplate, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -22,12 +25,19 @@ RETRY_DELAYS_S = (5, 30, 120, 600)
 
 
 def deliver_reply(
-    *, user_phone: str, text: str, origin: str, turn: Turn | None = None, staff_user_id: int | None = None
+    *,
+    user_phone: str,
+    text: str,
+    origin: str,
+    turn: Turn | None = None,
+    staff_user_id: int | None = None,
+    notice: str = "",
 ) -> list[Message]:
     """Store the reply's parts (split at Twilio's limit) and send them in order; return the stored messages.
 
     `text` is WhatsApp-formatted already (`messaging.formatting.to_whatsapp` turns the model's
-    Markdown into it); staff and the fallback responder write that way themselves.
+    Markdown into it); staff and the fallback responder write that way themselves. `notice`
+    marks the answers to a consent keyword, the only messages an opted-out user may get.
     """
     thread_id = turn.thread_id if turn else ""
     parts = split_message(text)
@@ -39,9 +49,30 @@ def deliver_reply(
             thread_id=thread_id,
             turn=turn,
             staff_user_id=staff_user_id,
+            notice=notice,
         )
         for part in parts
     ]
+    return _send_stored(user_phone, rows)
+
+
+def deliver_template(
+    *, user_phone: str, template: MessageTemplate, variables: dict[str, str], text: str, staff_user_id: int | None
+) -> Message:
+    """Store an approved template (its rendered text as the body) and send it; return the stored message."""
+    row = message_log.record_outbound(
+        user_phone=user_phone,
+        body=text,
+        origin=Message.Origin.STAFF if staff_user_id else Message.Origin.SYSTEM,
+        staff_user_id=staff_user_id,
+        template=template,
+        template_variables=variables,
+    )
+    return _send_stored(user_phone, [row])[0]
+
+
+def _send_stored(user_phone: str, rows: list[Message]) -> list[Message]:
+    """Send just-stored `rows` (and whatever waits before them); return them as they now stand."""
     finished: dict[int, Message] = {}
     _send_pending(user_phone, first=rows[0] if rows else None, finished=finished)
     for row in rows:
@@ -74,8 +105,10 @@ def _send_pending(user_phone: str, *, first: Message | None = None, finished: di
     backend = get_messaging_backend()
     finished = {} if finished is None else finished
     sent = 0
+    # Read once per batch: what `consent.refusal` needs to judge each message at the door.
+    contact = consent.contact_for_sending(user_phone)
     if first is not None and message_log.claim_for_sending(first, first_in_line=True):
-        outcome = _send_claimed(backend, first, finished)
+        outcome = _send_claimed(backend, first, finished, contact)
         if outcome is None:
             return sent
         sent += outcome
@@ -83,17 +116,24 @@ def _send_pending(user_phone: str, *, first: Message | None = None, finished: di
         for row in rows:
             if not message_log.claim_for_sending(row):
                 return sent  # another sender is at work for this user
-            outcome = _send_claimed(backend, row, finished)
+            outcome = _send_claimed(backend, row, finished, contact)
             if outcome is None:
                 return sent
             sent += outcome
     return sent
 
 
-def _send_claimed(backend: BaseMessagingBackend, row: Message, finished: dict[int, Message]) -> int | None:
-    """Send a claimed message: 1 if it went out, 0 if it failed for good, None if it waits for a retry."""
+def _send_claimed(
+    backend: BaseMessagingBackend, row: Message, finished: dict[int, Message], contact: Contact | None
+) -> int | None:
+    """Send a claimed message: 1 if it went out, 0 if it failed for good or was refused, None if it waits."""
+    if refusal := consent.refusal(row, contact):
+        logger.warning("message %s to %s blocked: %s", row.pk, row.user_phone, refusal)
+        message_log.mark_blocked(row, reason=refusal)
+        finished[row.pk] = row
+        return 0
     try:
-        result = backend.send(OutboundMessage(to=row.user_phone, body=row.body))
+        result = backend.send(_outbound_message(row))
     except MessagingError as exc:
         if exc.permanent or row.send_attempts + 1 >= MAX_SEND_ATTEMPTS:
             logger.error("message %s to %s failed for good (code %s)", row.pk, row.user_phone, exc.code or "-")
@@ -105,6 +145,19 @@ def _send_claimed(backend: BaseMessagingBackend, row: Message, finished: dict[in
     message_log.mark_sent(row, sid=result.sid, status=result.status)
     finished[row.pk] = row
     return 1
+
+
+def _outbound_message(row: Message) -> OutboundMessage:
+    if row.template_id is None:
+        return OutboundMessage(to=row.user_phone, body=row.body)
+    template = row.template
+    assert template is not None
+    return OutboundMessage(
+        to=row.user_phone,
+        body=row.body,
+        content_sid=template.content_sid,
+        content_variables=json.dumps(row.template_variables, ensure_ascii=False),
+    )
 
 
 def _copy_state(source: Message, target: Message) -> None:

@@ -5,7 +5,7 @@ RUNNING for ever. Ours is the user's lease, which a working turn renews (`LeaseK
 still open whose lease is no longer alive lost its worker. A check task scheduled at every
 turn's start (any surviving worker runs it, and it looks again while the turn is alive) ends up
 here, and so does the sweep for work whose task died with its worker (a retried send, a user's
-pending messages, a turn whose check was lost): a task that queues its next run every
+pending messages, a turn whose check was lost, a handoff's timeout): a task that queues its next run every
 RECOVERY_SWEEP_S, kept going by the workers themselves, so no cron is needed. Under the
 immediate tasks backend nothing runs later: there the `recover_turns` command, from cron, sweeps.
 """
@@ -17,7 +17,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from . import message_log, scheduling, turns
+from . import handoff, message_log, scheduling, turns
 from .answering import lease_ttl_s
 from .background import check_background_turn
 from .locks import is_lease_alive, release_user_lease, take_over_expired_lease
@@ -38,6 +38,7 @@ class RecoveryReport:
     turns_checked: list[int] = field(default_factory=list)
     users_resumed: list[str] = field(default_factory=list)
     turns_alive: list[int] = field(default_factory=list)
+    handoffs_timed_out: list[int] = field(default_factory=list)
 
 
 def keep_sweeping(*, now: bool = False) -> bool:
@@ -119,7 +120,8 @@ def _repair_abandoned(turn: Turn, report: RecoveryReport) -> None:
 
 
 def recover_stale_work(*, orphan_age_s: float = 60.0) -> RecoveryReport:
-    """Recover every open turn whose worker is gone, then answer inbound messages that no turn took.
+    """Recover every open turn whose worker is gone, answer inbound messages that no turn took, send
+    replies left unsent, and fire handoff timeouts that are overdue.
 
     Safe to run from several places at once (sweeps overlapping on two workers, the command, a
     turn's own check): each step is a compare-and-swap (a turn's transition, a lease take-over,
@@ -144,6 +146,8 @@ def recover_stale_work(*, orphan_age_s: float = 60.0) -> RecoveryReport:
     }
     for user_phone in sorted(unsent):
         send_pending_outbound(user_phone=user_phone)
+    # Handoff timeouts whose task never ran: the immediate backend cannot defer it, a lost worker took it.
+    report.handoffs_timed_out = handoff.fire_overdue_timeouts()
     return report
 
 

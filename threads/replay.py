@@ -26,6 +26,7 @@ from .exceptions import ReplayError, ThreadsError
 from .models import Message
 from .pricecheck import check_catalogue_prices
 from .pricing import Usage, cost_usd
+from .tools import acting_for
 
 logger = logging.getLogger(__name__)
 
@@ -360,7 +361,9 @@ def _replay_conversation(conversation, *, adapter, config: ModelConfig, amounts,
 def _replay_turn(adapter, thread_id: str, text: str, *, config: ModelConfig, amounts) -> TurnResult:
     started = time.monotonic()
     try:
-        result = adapter.run_turn(thread_id, [text])
+        # Tools run for real here; acting for nobody, `solicitar_asesor` pauses no one and e-mails no staff.
+        with acting_for(user_phone=None):
+            result = adapter.run_turn(thread_id, [text])
     except ThreadsError as exc:
         return TurnResult(error=_describe(exc), model=config.model, ms=_ms_since(started))
     check = check_catalogue_prices(result.text, amounts).as_record()

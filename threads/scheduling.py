@@ -9,7 +9,9 @@ background deadline check, a retried send, a user's pending messages, the recove
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
+from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 from django.tasks import Task, TaskResultStatus
 from django.utils import timezone
 from django_tasks_db import DatabaseBackend
@@ -24,6 +26,8 @@ HANDLE_OPENAI_RESPONSE = "handle_openai_response"
 CHECK_BACKGROUND_TURN = "check_background_turn"
 RECOVER_TURN = "recover_turn"
 RECOVERY_SWEEP = "recovery_sweep"
+NOTIFY_STAFF = "notify_staff"  # e-mail staff about a handoff (threads.handoff)
+HANDOFF_TIMEOUT = "handoff_timeout"
 
 _registry: dict[str, Task] = {}
 
@@ -41,6 +45,23 @@ def register(name: str) -> Callable[[Task], Task]:
 def run_soon(name: str, *args) -> None:
     """Enqueue the work `name` with JSON-safe `args` (the immediate backend runs it right away)."""
     _task(name).enqueue(*args)
+
+
+def run_soon_on_commit(name: str, *args, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Enqueue the work `name` so that it cannot start before the current transaction commits.
+
+    When tasks are rows of this same database (the database backend) the task is inserted now,
+    inside the transaction: it commits with the data it is about or rolls back with it, so no
+    moment exists where the data is stored and its task is not, and it costs one commit instead
+    of two. Any other backend could run the work before the commit: it is enqueued after it.
+    Outside a transaction both come to the same thing: the work is enqueued at once.
+    """
+    task_ = _task(name)
+    same_database = isinstance(task_.get_backend(), DatabaseBackend) and router.db_for_write(DBTaskResult) == using
+    if same_database and connections[using].in_atomic_block:
+        task_.enqueue(*args)
+    else:
+        transaction.on_commit(partial(task_.enqueue, *args), using=using)
 
 
 def run_later(name: str, delay_s: float, *args) -> bool:

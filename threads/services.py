@@ -10,13 +10,15 @@ the thread, the model, the price check, the reply or the fallback — is `thread
 """
 
 import logging
+import time
 from collections.abc import Sequence
 
 from django.conf import settings
 
-from . import message_log, turns
-from .adapter import is_openai_enabled
+from . import handoff, message_log, turns
+from .adapter import UserMessage, is_openai_enabled
 from .answering import (
+    add_media_cost,
     background_lease_ttl_s,
     complete_turn,
     context_notes,
@@ -28,11 +30,13 @@ from .answering import (
     schedule_recovery_check,
     text_for_model,
     tracking_openai_requests,
-    with_media_note,
 )
+from .attachments import STICKER_REPLY, sticker_only, understand_attachments
 from .background import start_background_turn
 from .budgets import check_budget
-from .fallback import fallback_reply
+from .consent_turn import plan as plan_consent
+from .consent_turn import run_consent_turn
+from .fallback import fallback_reply, is_handoff_request
 from .locks import LeaseKeeper, acquire_user_lease, release_user_lease, renew_user_lease
 from .models import Message, Turn
 
@@ -70,6 +74,7 @@ def process_user_messages(*, user_phone: str) -> int:
                         messages=pending.messages,
                         lease_token=token,
                         bot_paused=pending.bot_paused,
+                        opted_out=pending.opted_out,
                     )
                     turns += 1
                     if turn is not None and turn.status == Turn.Status.BACKGROUND:
@@ -87,14 +92,25 @@ def process_user_messages(*, user_phone: str) -> int:
 
 
 def run_turn(
-    *, user_phone: str, messages: Sequence[Message], lease_token: str, bot_paused: bool = False
+    *,
+    user_phone: str,
+    messages: Sequence[Message],
+    lease_token: str,
+    bot_paused: bool = False,
+    opted_out: bool = False,
 ) -> Turn | None:
     """Run one turn over `messages`; the caller holds the user's lease (`lease_token`).
 
-    Where the turn goes is known before it opens: held for staff (`bot_paused`, read with the
+    Where the turn goes is known before it opens. Consent comes first: an opt-out or opt-in
+    keyword, or anything an opted-out user writes (`opted_out`), is answered by the consent
+    rules alone, whatever else holds. Then: held for staff (`bot_paused`, read with the
     messages), the rule-based responder (OpenAI off, a limit reached) or the model. A turn bound
     for the model opens in the user's thread, so its messages are claimed into it at once.
     """
+    consent_plan = plan_consent(messages, opted_out=opted_out)
+    if consent_plan.consumed:
+        # Messages after an opt-in are left pending: the caller's next look gives them a turn of their own.
+        return run_consent_turn(user_phone=user_phone, consent_plan=consent_plan, lease_token=lease_token)
     to_model = not bot_paused and is_openai_enabled()
     exceeded = check_budget(user_phone=user_phone) if to_model else None
     turn = turns.start_turn(
@@ -117,21 +133,47 @@ def run_turn(
         return turn
 
     has_media = any(m.media for m in claimed)
+    if has_media and sticker_only(claimed):  # a friendly word needs no model
+        turn.fallback_reason = "media"
+        return complete_turn(turn, reply=STICKER_REPLY, origin=Message.Origin.FALLBACK)
+    if (exceeded or not is_openai_enabled()) and any(is_handoff_request(m.body) for m in claimed):
+        # The rule-based path keeps the model's promise too: staff are told and the bot pauses.
+        turn.fallback_reason = exceeded.reason if exceeded else "not_configured"
+        reply = handoff.request_from_rules(user_phone=user_phone, messages=claimed)
+        return complete_turn(turn, reply=reply, origin=Message.Origin.FALLBACK)
     if not is_openai_enabled():
         only_media = has_media and not any(m.body for m in claimed)
         turn.fallback_reason = "media" if only_media else "not_configured"
-        reply = fallback_reply(texts=texts, reason="media" if only_media else None)
+        reply = fallback_reply(
+            texts=texts, reason="media" if only_media else None, user_phone=user_phone, turn_id=turn.pk
+        )
         return complete_turn(turn, reply=reply, origin=Message.Origin.FALLBACK)
     if exceeded:
         turn.fallback_reason = exceeded.reason
         turn.error = f"budget: {exceeded.detail}"
         logger.warning("turn %s for %s kept from the model: %s", turn.pk, user_phone, exceeded.reason)
-        return complete_turn(turn, reply=fallback_reply(texts=texts, reason="limited"), origin=Message.Origin.FALLBACK)
+        reply = fallback_reply(texts=texts, reason="limited", user_phone=user_phone, turn_id=turn.pk)
+        return complete_turn(turn, reply=reply, origin=Message.Origin.FALLBACK)
+    deadline = time.monotonic() + settings.OPENAI_RUN_TIMEOUT_S
+    inputs: list[str | UserMessage] = list(texts)
+    if has_media:
+        try:
+            with tracking_openai_requests(turn):
+                # Attachments get at most half the turn's time: the model needs the rest.
+                understood = understand_attachments(claimed, deadline=deadline - settings.OPENAI_RUN_TIMEOUT_S / 2)
+        except Exception as exc:  # understand_attachments contains its own failures; this is a last resort
+            return fail_turn(turn, exc, texts=texts)
+        add_media_cost(turn, understood.cost_usd)
+        inputs, texts = understood.inputs, understood.texts
+        if understood.direct_reply:
+            turn.fallback_reason = "media"
+            logger.info("turn %s for %s: nothing readable (%s)", turn.pk, user_phone, ", ".join(understood.reasons))
+            return complete_turn(turn, reply=understood.direct_reply, origin=Message.Origin.FALLBACK)
     if uses_background_mode():
-        return start_background_turn(turn, texts=texts)
+        return start_background_turn(turn, texts=inputs)
     try:
         with tracking_openai_requests(turn):
-            result = converse(turn, user_phone=user_phone, texts=[*context_notes(turn), *texts])
+            result = converse(turn, user_phone=user_phone, texts=[*context_notes(turn), *inputs], deadline=deadline)
     except Exception as exc:  # anything at all: the user still gets an answer
         return fail_turn(turn, exc, texts=texts)
-    return complete_turn(turn, reply=with_media_note(result.text, has_media), origin=reply_origin(turn))
+    return complete_turn(turn, reply=result.text, origin=reply_origin(turn))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from . import repository
+from . import handoff, repository
 from .adapter import get_adapter, is_openai_enabled
 from .exceptions import ThreadNotFound, ThreadsError
 from .models import Contact, Message, engine_for_thread_id
@@ -30,6 +30,8 @@ class ResetResult:
     remote_deleted: bool = False
     # Why the remote conversation was not deleted when that was asked for ("" otherwise).
     remote_error: str = ""
+    # The user's history starts afresh (the rule-based responder's memory, the next conversation's seed).
+    history_reset: bool = False
 
 
 def reset_thread(*, user_phone: str, delete_remote: bool = False) -> ResetResult:
@@ -41,12 +43,14 @@ def reset_thread(*, user_phone: str, delete_remote: bool = False) -> ResetResult
     """
     thread_id = repository.get_thread_id(user_phone)
     if thread_id is None:
-        return ResetResult(user_phone=user_phone, thread_id=None, mapping_deleted=False)
+        # A user only the rule-based responder has answered has no thread, but a memory all the same.
+        known = bool(Contact.objects.filter(pk=user_phone).update(history_starts_at=timezone.now()))
+        return ResetResult(user_phone=user_phone, thread_id=None, mapping_deleted=False, history_reset=known)
     deleted = repository.delete_mapping(user_phone)
     _start_history_afresh(user_phone)
     logger.info("staff reset the thread of %s (mapping deleted: %s)", user_phone, deleted)
     if not delete_remote:
-        return ResetResult(user_phone=user_phone, thread_id=thread_id, mapping_deleted=deleted)
+        return ResetResult(user_phone=user_phone, thread_id=thread_id, mapping_deleted=deleted, history_reset=True)
     remote_deleted, remote_error = delete_remote_thread(thread_id)
     return ResetResult(
         user_phone=user_phone,
@@ -54,6 +58,7 @@ def reset_thread(*, user_phone: str, delete_remote: bool = False) -> ResetResult
         mapping_deleted=deleted,
         remote_deleted=remote_deleted,
         remote_error=remote_error,
+        history_reset=True,
     )
 
 
@@ -143,6 +148,9 @@ def set_bot_paused(*, user_phones: Sequence[str], paused: bool) -> int:
         else:
             # A user without a contact row is not paused: there is nothing to resume.
             changed = Contact.objects.filter(pk__in=to_change).update(bot_paused=False)
+    if not paused:  # handing back to the bot ends any wait for a person
+        for phone in phones:
+            handoff.resume_bot(user_phone=phone)
     logger.info("bot %s for %d user(s)", "paused" if paused else "resumed", changed)
     return changed
 
@@ -150,11 +158,13 @@ def set_bot_paused(*, user_phones: Sequence[str], paused: bool) -> int:
 def send_staff_message(*, user_phone: str, text: str, staff_user_id: int) -> list[Message]:
     """Send `text` to the user as staff, through the same path (split, log, retry) as the bot's replies.
 
-    The parts are logged with origin "staff" and the sender, so the transcript shows who wrote.
+    The parts are logged with origin "staff" and the sender, so the transcript shows who wrote;
+    a reply that reached the user ends their wait for a person (`threads.handoff`).
     """
     text = text.strip()
     if not text:
         raise ValueError("a staff message needs some text")
     rows = deliver_reply(user_phone=user_phone, text=text, origin=Message.Origin.STAFF, staff_user_id=staff_user_id)
     logger.info("staff user %s sent %d part(s) to %s", staff_user_id, len(rows), user_phone)
+    handoff.record_staff_reply(user_phone=user_phone, messages=rows)  # a person answered: no longer waiting
     return rows

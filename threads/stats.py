@@ -18,7 +18,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from . import repository
-from .models import ANSWERED_STATUSES, LIMIT_REASON_PREFIX, Contact, Message, Turn
+from .models import ANSWERED_STATUSES, LIMIT_REASON_PREFIX, ConsentEvent, Contact, Handoff, Message, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,9 @@ class DayStats:
     latency_p95_ms: int | None
     # What the day's priced turns cost; turns of unknown price add nothing.
     cost_usd: Decimal = Decimal(0)
+    opt_outs: int = 0
+    opt_ins: int = 0
+    blocked: int = 0  # outbound messages refused by WhatsApp's rules (opted out, window closed)
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,11 @@ class DashboardStats:
     # Turns answered by the fallback responder, by `fallback_reason` ("" when none was recorded), limits included.
     fallback_by_reason: dict[str, int]
     price_checks: PriceCheckCounts
+    # WhatsApp's rules over the period, and how many users are opted out now.
+    opt_outs: int = 0
+    opt_ins: int = 0
+    blocked_messages: int = 0
+    opted_out_users: int = 0
 
 
 def get_dashboard_stats(*, days: int = 14) -> DashboardStats:
@@ -132,9 +140,15 @@ def get_dashboard_stats(*, days: int = 14) -> DashboardStats:
     day_list = [first_day + timedelta(days=offset) for offset in range(days)]
 
     messages = Message.objects.filter(created_at__gte=since)
-    per_day_messages = _count_per_day(messages, "created_at", extra="direction")
+    per_day_messages: Counter[tuple[date, str]] = Counter()
+    per_day_blocked: Counter[date] = Counter()
+    for (day, direction, status), n in _count_per_day_by(messages, "created_at", "direction", "status").items():
+        per_day_messages[day, direction] += n
+        if status == Message.Status.BLOCKED:
+            per_day_blocked[day] += n
     turns = Turn.objects.filter(started_at__gte=since)
     per_day_turns, per_day_cost, by_reason, fallback_by_reason = _turns_per_day(turns)
+    per_day_consent = _count_per_day(ConsentEvent.objects.filter(created_at__gte=since), "created_at", extra="kind")
 
     message_totals = messages.aggregate(
         staff=Count("pk", filter=Q(origin=Message.Origin.STAFF)),
@@ -148,6 +162,9 @@ def get_dashboard_stats(*, days: int = 14) -> DashboardStats:
         ),
         checked=Count("pk", filter=~Q(price_checks=[])),
         **_usage_aggregates(),
+    )
+    contact_totals = Contact.objects.aggregate(
+        paused=Count("pk", filter=Q(bot_paused=True)), opted_out=Count("pk", filter=Q(opted_out_at__isnull=False))
     )
     answered_rows, sampled = _answered_sample(turns)
     per_day_latency: dict[date, list[int]] = defaultdict(list)
@@ -166,6 +183,9 @@ def get_dashboard_stats(*, days: int = 14) -> DashboardStats:
             latency_p50_ms=percentile(per_day_latency.get(day, []), 50),
             latency_p95_ms=percentile(per_day_latency.get(day, []), 95),
             cost_usd=per_day_cost.get(day, Decimal(0)),
+            opt_outs=per_day_consent.get((day, ConsentEvent.Kind.OPT_OUT), 0),
+            opt_ins=per_day_consent.get((day, ConsentEvent.Kind.OPT_IN), 0),
+            blocked=per_day_blocked[day],
         )
         for day in day_list
     ]
@@ -193,7 +213,7 @@ def get_dashboard_stats(*, days: int = 14) -> DashboardStats:
         latency_samples=len(all_latencies),
         latency_sampled=sampled,
         tool_usage=_tool_usage(turns),
-        paused_users=Contact.objects.filter(bot_paused=True).count(),
+        paused_users=contact_totals["paused"],
         cost_usd=turn_totals["total_cost"] or Decimal(0),
         cost_per_turn_p50_usd=percentile(costs, 50),
         cost_per_turn_p95_usd=percentile(costs, 95),
@@ -209,6 +229,10 @@ def get_dashboard_stats(*, days: int = 14) -> DashboardStats:
         limited_by_reason=limited_by_reason,
         fallback_by_reason={reason: n for reason, n in sorted(fallback_by_reason.items()) if n},
         price_checks=_price_check_counts(turns, checked=turn_totals["checked"]),
+        opt_outs=sum(d.opt_outs for d in per_day),
+        opt_ins=sum(d.opt_ins for d in per_day),
+        blocked_messages=sum(d.blocked for d in per_day),
+        opted_out_users=contact_totals["opted_out"],
     )
 
 
@@ -251,11 +275,18 @@ def percentile[N: (int, Decimal)](values: Sequence[N], pct: float) -> N | None:
     return ordered[min(rank, len(ordered)) - 1]
 
 
+def _count_per_day_by(queryset, field: str, *columns: str) -> dict[tuple, int]:
+    """Rows per (local day, *columns), in one grouped query.
+
+    TruncDate uses the current time zone, so a "day" is the staff's day, not UTC's.
+    """
+    rows = queryset.order_by().annotate(day=TruncDate(field)).values("day", *columns).annotate(n=Count("pk"))
+    return {(row["day"], *(row[column] for column in columns)): row["n"] for row in rows}
+
+
 def _count_per_day(queryset, field: str, *, extra: str | None = None) -> dict[tuple[date, str | None], int]:
-    # TruncDate uses the current time zone, so a "day" is the staff's day, not UTC's.
-    group = ["day", extra] if extra else ["day"]
-    rows = queryset.order_by().annotate(day=TruncDate(field)).values(*group).annotate(n=Count("pk"))
-    return {(row["day"], row[extra] if extra else None): row["n"] for row in rows}
+    counts = _count_per_day_by(queryset, field, *([extra] if extra else []))
+    return {(key[0], key[1] if extra else None): n for key, n in counts.items()}
 
 
 _TOKEN_FIELDS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens")
@@ -403,3 +434,39 @@ def _flatten(lists: Iterable[object]) -> Iterable[dict]:
     for value in lists:
         if isinstance(value, list):
             yield from (call for call in value if isinstance(call, dict))
+
+
+@dataclass(frozen=True)
+class HandoffStats:
+    """Requests for a person (threads.handoff): how many, how fast staff first answered, how many wait now."""
+
+    per_day: list[tuple[date, int]]
+    requested: int
+    replied: int
+    first_reply_p50_s: int | None
+    first_reply_p95_s: int | None
+    open_now: int
+
+
+def get_handoff_stats(*, days: int = 14) -> HandoffStats:
+    """Return the handoffs of the last `days` local calendar days (today included) and those open now."""
+    today = timezone.localdate()
+    first_day = today - timedelta(days=days - 1)
+    since = timezone.make_aware(datetime.combine(first_day, time.min))
+    handoffs = Handoff.objects.filter(requested_at__gte=since)
+    counts = _count_per_day(handoffs, "requested_at")
+    waits = [
+        round((replied - requested).total_seconds())
+        for requested, replied in handoffs.exclude(first_staff_reply_at=None)
+        .order_by("-requested_at")
+        .values_list("requested_at", "first_staff_reply_at")[:ANSWERED_SAMPLE_LIMIT]
+        if replied is not None
+    ]
+    return HandoffStats(
+        per_day=[(day, counts.get((day, None), 0)) for day in (first_day + timedelta(days=n) for n in range(days))],
+        requested=sum(counts.values()),
+        replied=len(waits),
+        first_reply_p50_s=percentile(waits, 50),
+        first_reply_p95_s=percentile(waits, 95),
+        open_now=Contact.objects.filter(waiting_since__isnull=False).count(),
+    )

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
 from django.tasks import task
 
-from . import background, outbound, recovery, scheduling, services
+from . import background, handoff, outbound, recovery, scheduling, services
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,18 @@ def recover_turn_task(turn_id: int) -> dict:
 @task
 def recovery_sweep_task() -> dict:
     return recovery.sweep().__dict__
+
+
+@scheduling.register(scheduling.NOTIFY_STAFF)
+@task
+def notify_staff_task(handoff_id: int) -> bool:
+    return handoff.notify_staff(handoff_id=handoff_id)
+
+
+@scheduling.register(scheduling.HANDOFF_TIMEOUT)
+@task
+def handoff_timeout_task(handoff_id: int) -> str:
+    return handoff.check_timeout(handoff_id=handoff_id)
 
 
 # When this process next makes sure the sweep is queued (time.monotonic()); None before the first time.

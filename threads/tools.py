@@ -6,6 +6,7 @@ every problem comes back as a JSON error object the model can read and correct; 
 raises into the conversation loop. The tool names are Spanish because the model sees them.
 """
 
+import contextlib
 import json
 import logging
 import re
@@ -13,14 +14,19 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils import timezone
 from openai.types.responses import FunctionToolParam
 
 from courses.models import Level
 from courses.selectors import get_course_detail, normalize_level, search_courses
+
+from . import handoff_requests
+from .models import Handoff
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +36,27 @@ _JSON_TYPES = {"string": str}
 
 _counts: Counter[str] = Counter()
 _counts_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ToolCaller:
+    """Whom the model's tools act for: set around each model call of a live turn, never in a replay."""
+
+    user_phone: str
+    turn_id: int | None = None
+
+
+_caller: ContextVar[ToolCaller | None] = ContextVar("tool_caller", default=None)
+
+
+@contextlib.contextmanager
+def acting_for(*, user_phone: str | None, turn_id: int | None = None) -> Iterator[None]:
+    """Let the tools called in this block act for the user (None: act for nobody, as a replay does)."""
+    token = _caller.set(ToolCaller(user_phone=user_phone, turn_id=turn_id) if user_phone else None)
+    try:
+        yield
+    finally:
+        _caller.reset(token)
 
 
 @dataclass(frozen=True)
@@ -75,6 +102,29 @@ def describe_course(*, id_course: str) -> dict[str, Any]:
     if detail is None:
         return {"error": "curso no encontrado", "id_course": id_course}
     return dict(detail)
+
+
+def request_advisor(*, motivo: str) -> dict[str, Any]:
+    """Hand the conversation to staff (pause the bot, queue their e-mail) and say when a person will answer.
+
+    The request is recorded only inside a live turn (`acting_for`): a replay or the docs get the
+    same output and nothing else, so they never pause anyone or e-mail staff.
+    """
+    now = timezone.now()
+    caller = _caller.get()
+    if caller is not None:
+        message = handoff_requests.last_inbound(caller.user_phone, turn_id=caller.turn_id)
+        handoff_requests.request_handoff(
+            user_phone=caller.user_phone, reason=motivo, via=Handoff.Via.TOOL, message=message, now=now
+        )
+    hours = handoff_requests.business_hours()
+    return {
+        "registrado": True,
+        "equipo_disponible_ahora": hours.is_open(now),
+        "horario": hours.describe("es"),
+        "respuesta_sugerida": handoff_requests.handoff_reply(now=now),
+        "nota": "Dile cuándo le responderá una persona, con estas palabras o parecidas; no prometas otra cosa.",
+    }
 
 
 REGISTRY: dict[str, Tool] = {
@@ -124,6 +174,30 @@ REGISTRY: dict[str, Tool] = {
                 "additionalProperties": False,
             },
             function=describe_course,
+        ),
+        Tool(
+            name="solicitar_asesor",
+            description=(
+                "Pasa la conversación a una persona del equipo: pausa tus respuestas, avisa al equipo y devuelve "
+                "cuándo responderá una persona. Úsala cuando el usuario pida hablar con una persona o asesor, que le "
+                "llamen, quiera quejarse, tenga un problema con un pago o inscripción, o pregunte algo que las otras "
+                "herramientas no pueden responder. Nunca prometas que alguien lo contactará sin llamarla."
+            ),
+            parameters={
+                "type": "object",
+                "properties": {
+                    "motivo": {
+                        "type": "string",
+                        "description": (
+                            "En pocas palabras, por qué necesita a una persona (p. ej. 'problema con un pago')."
+                        ),
+                        "maxLength": MAX_STRING_LENGTH,
+                    },
+                },
+                "required": ["motivo"],
+                "additionalProperties": False,
+            },
+            function=request_advisor,
         ),
     )
 }

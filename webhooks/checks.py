@@ -12,13 +12,27 @@ from messaging.backends import is_valid_public_base_url
 
 
 def check_twilio_signature_validation(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """Stop a production server that would accept forged messages, unless ALLOW_UNSIGNED_WEBHOOKS says so.
+
+    An error stops `runserver`, `migrate`, `check` and gunicorn (gunicorn.conf.py runs the checks first).
+    """
     if settings.TWILIO_VALIDATE_SIGNATURE or settings.DEBUG:
         return []
+    if settings.ALLOW_UNSIGNED_WEBHOOKS:
+        return [
+            Warning(
+                "Twilio signature validation is off while DEBUG is off (ALLOW_UNSIGNED_WEBHOOKS=true): anyone "
+                "can post fake WhatsApp messages.",
+                hint="Set TWILIO_VALIDATE_SIGNATURE=true (and TWILIO_AUTH_TOKEN) unless this is on purpose.",
+                id="webhooks.W001",
+            )
+        ]
     return [
-        Warning(
-            "Twilio signature validation is off while DEBUG is off: anyone can post fake WhatsApp messages.",
-            hint="Set TWILIO_VALIDATE_SIGNATURE=true (and TWILIO_AUTH_TOKEN) outside local development.",
-            id="webhooks.W001",
+        Error(
+            "Twilio signature validation is off while DEBUG is off: anyone could post fake WhatsApp messages.",
+            hint="Set TWILIO_VALIDATE_SIGNATURE=true (and TWILIO_AUTH_TOKEN); if unsigned webhooks are wanted on "
+            "purpose (e.g. a closed test network), also set ALLOW_UNSIGNED_WEBHOOKS=true.",
+            id="webhooks.E001",
         )
     ]
 

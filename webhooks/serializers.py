@@ -4,6 +4,10 @@ Twilio's fields arrive as text someone else controls. NUL characters (which Post
 cannot store) are removed from every field, an over-long body is cut rather than refused —
 the user's message must not be lost to a 400 — and media entries that make no sense are
 skipped. Only a sender or a `MessageSid` we cannot trust makes the request invalid.
+
+Plain functions rather than DRF serializers: the inbound webhook is the hottest path Brenda
+has, and building a serializer (it deep-copies its fields) cost more than the rest of the
+validation together. Errors keep DRF's shape and wording: `{"field": ["message"]}`.
 """
 
 import re
@@ -12,7 +16,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.http import QueryDict
-from rest_framework import serializers
 
 from threads.message_log import InboundMedia
 from threads.phones import SENDER_PATTERN
@@ -30,6 +33,25 @@ MAX_EVENT_TYPE_CHARS = 100
 # future SID format or a test double's shorter ids.
 MESSAGE_SID_PATTERN = r"^[A-Za-z]{2}[A-Za-z0-9]{8,62}$"
 _CONTENT_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[\w.+-]+(;.*)?$")
+_SENDER = re.compile(SENDER_PATTERN)
+_MESSAGE_SID = re.compile(MESSAGE_SID_PATTERN)
+_MESSAGE_STATUS = re.compile(r"^[a-z_]{1,32}$")
+
+REQUIRED = "This field is required."
+BLANK = "This field may not be blank."
+INVALID_SENDER = "must be whatsapp:+<7-15 digits> or +<7-15 digits>"
+INVALID_SID = "must be two letters and 8-62 letters or digits"
+INVALID_STATUS = "must be a Twilio message status such as 'delivered'"
+
+FieldErrors = dict[str, list[str]]
+
+
+class InvalidForm(ValueError):
+    """Raised when a Twilio form lacks a field Brenda needs or holds one it cannot trust; `errors` says which."""
+
+    def __init__(self, errors: FieldErrors) -> None:
+        super().__init__(", ".join(sorted(errors)))
+        self.errors = errors
 
 
 def clean_form(data: QueryDict | Mapping[str, str]) -> dict[str, str]:
@@ -37,49 +59,68 @@ def clean_form(data: QueryDict | Mapping[str, str]) -> dict[str, str]:
     return {str(key).replace("\x00", ""): str(value).replace("\x00", "") for key, value in data.items()}
 
 
-class TruncatedCharField(serializers.CharField):
-    """A text field that cuts its value at `cut_at` characters instead of refusing it."""
+@dataclass(frozen=True)
+class TwilioInbound:
+    """An inbound WhatsApp (or SMS) message, as validated."""
 
-    def __init__(self, *, cut_at: int, **kwargs) -> None:
-        kwargs.setdefault("trim_whitespace", False)
-        super().__init__(**kwargs)
-        self.cut_at = cut_at
-
-    def to_internal_value(self, data) -> str:
-        return super().to_internal_value(data)[: self.cut_at]
+    sender: str  # `From`
+    message_sid: str
+    body: str
+    profile_name: str
+    media: list[InboundMedia]
 
 
-class TwilioInboundSerializer(serializers.Serializer):
-    """An inbound WhatsApp (or SMS) message; `validated_data` holds `media` as `InboundMedia` items."""
+@dataclass(frozen=True)
+class TwilioStatus:
+    """A delivery status callback for one of our outbound messages, as validated."""
 
-    From = serializers.RegexField(
-        SENDER_PATTERN, error_messages={"invalid": "must be whatsapp:+<7-15 digits> or +<7-15 digits>"}
+    message_sid: str
+    status: str
+    error_code: str
+
+
+def read_inbound_form(form: Mapping[str, str]) -> TwilioInbound:
+    """Validate an inbound message's form (`clean_form` output); raise `InvalidForm` when it cannot be stored."""
+    errors: FieldErrors = {}
+    sender = _matching(form, "From", _SENDER, INVALID_SENDER, errors)
+    message_sid = _matching(form, "MessageSid", _MESSAGE_SID, INVALID_SID, errors)
+    if errors:
+        raise InvalidForm(errors)
+    return TwilioInbound(
+        sender=sender,
+        message_sid=message_sid,
+        body=form.get("Body", "")[:MAX_BODY_CHARS],
+        profile_name=form.get("ProfileName", "").strip()[:MAX_PROFILE_NAME_CHARS],
+        media=parse_media(form),
     )
-    MessageSid = serializers.RegexField(
-        MESSAGE_SID_PATTERN, error_messages={"invalid": "must be two letters and 8-62 letters or digits"}
-    )
-    Body = TruncatedCharField(cut_at=MAX_BODY_CHARS, required=False, allow_blank=True, default="")
-    ProfileName = TruncatedCharField(
-        cut_at=MAX_PROFILE_NAME_CHARS, required=False, allow_blank=True, default="", trim_whitespace=True
-    )
-
-    def validate(self, attrs: dict) -> dict:
-        attrs["media"] = parse_media(self.initial_data)
-        return attrs
 
 
-class TwilioStatusSerializer(serializers.Serializer):
-    """A delivery status callback for one of our outbound messages."""
+def read_status_form(form: Mapping[str, str]) -> TwilioStatus:
+    """Validate a status callback's form (`clean_form` output); raise `InvalidForm` when it cannot be applied."""
+    errors: FieldErrors = {}
+    message_sid = _matching(form, "MessageSid", _MESSAGE_SID, INVALID_SID, errors)
+    status = _matching(form, "MessageStatus", _MESSAGE_STATUS, INVALID_STATUS, errors)
+    if errors:
+        raise InvalidForm(errors)
+    return TwilioStatus(
+        message_sid=message_sid,
+        status=status,
+        error_code=form.get("ErrorCode", "").strip()[:MAX_ERROR_CODE_CHARS],
+    )
 
-    MessageSid = serializers.RegexField(
-        MESSAGE_SID_PATTERN, error_messages={"invalid": "must be two letters and 8-62 letters or digits"}
-    )
-    MessageStatus = serializers.RegexField(
-        r"^[a-z_]{1,32}$", error_messages={"invalid": "must be a Twilio message status such as 'delivered'"}
-    )
-    ErrorCode = TruncatedCharField(
-        cut_at=MAX_ERROR_CODE_CHARS, required=False, allow_blank=True, default="", trim_whitespace=True
-    )
+
+def _matching(form: Mapping[str, str], name: str, pattern: re.Pattern, message: str, errors: FieldErrors) -> str:
+    """Return the required field `name`, stripped, if it matches `pattern`; otherwise note why in `errors`."""
+    value = form.get(name)
+    if value is None:
+        errors[name] = [REQUIRED]
+        return ""
+    value = value.strip()
+    if not value:
+        errors[name] = [BLANK]
+    elif not pattern.search(value):
+        errors[name] = [message]
+    return value
 
 
 def parse_media(form: Mapping[str, str]) -> list[InboundMedia]:
@@ -87,7 +128,9 @@ def parse_media(form: Mapping[str, str]) -> list[InboundMedia]:
 
     An entry without an http(s) URL is skipped; an unreadable content type becomes
     `application/octet-stream`. A missing or broken `NumMedia` means "look at all slots".
+    `MessageType=sticker` marks the entries as a sticker (answered without the model).
     """
+    sticker = (form.get("MessageType") or "").strip().lower() == "sticker"
     try:
         count = min(max(int(form.get("NumMedia", "")), 0), MAX_MEDIA)
     except (TypeError, ValueError):
@@ -100,7 +143,7 @@ def parse_media(form: Mapping[str, str]) -> list[InboundMedia]:
         content_type = (form.get(f"MediaContentType{index}") or "").strip()
         if len(content_type) > 255 or not _CONTENT_TYPE.match(content_type):
             content_type = "application/octet-stream"
-        media.append(InboundMedia(url=url, content_type=content_type))
+        media.append(InboundMedia(url=url, content_type=content_type, sticker=sticker))
     return media
 
 

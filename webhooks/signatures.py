@@ -13,6 +13,9 @@ from twilio.request_validator import RequestValidator
 logger = logging.getLogger(__name__)
 
 TWILIO_SIGNATURE_HEADER = "X-Twilio-Signature"
+OPENAI_SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+# Several signatures may be sent (key rotation): a few hundred characters. Longer is not OpenAI.
+MAX_OPENAI_HEADER_CHARS = 4096
 
 
 def twilio_request_url(request: HttpRequest) -> str:
@@ -59,13 +62,21 @@ def unwrap_openai_event(*, body: bytes, headers: Mapping[str, str]) -> Any:
 
     Raise `ValueError` when it cannot be trusted or read: the SDK's
     `InvalidWebhookSignatureError` (bad signature, stale or future timestamp), a plain
-    `ValueError` for a missing header, and JSON or UTF-8 errors for a body that is not an event.
+    `ValueError` for a missing or malformed header (non-ASCII, huge), and JSON or UTF-8 errors
+    for a body that is not an event.
     Callers check `is_openai_webhook_configured()` first: an empty secret is refused here.
     """
     secret = settings.OPENAI_WEBHOOK_SECRET
     if not secret:
         raise ValueError("OPENAI_WEBHOOK_SECRET is not set")
-    return _webhook_client(secret).webhooks.unwrap(body, dict(headers))
+    for name, value in headers.items():
+        # The SDK compares signatures with hmac.compare_digest, which raises TypeError on non-ASCII text.
+        if name.lower() in OPENAI_SIGNATURE_HEADERS and (not value.isascii() or len(value) > MAX_OPENAI_HEADER_CHARS):
+            raise ValueError(f"malformed {name.lower()} header")
+    try:
+        return _webhook_client(secret).webhooks.unwrap(body, dict(headers))
+    except TypeError as exc:  # anything else the SDK cannot compare is still a bad signature, not a 500
+        raise ValueError("malformed webhook signature headers") from exc
 
 
 @lru_cache(maxsize=4)

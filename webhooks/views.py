@@ -21,11 +21,15 @@ from twilio.twiml.messaging_response import MessagingResponse
 from threads import health, inbound, message_log, repository
 from threads.inbound import EventOutcome
 
+from .middleware import FORM, JSON
 from .models import OpenAIWebhookEvent
-from .serializers import TwilioInboundSerializer, TwilioStatusSerializer, clean_form, read_openai_event
+from .serializers import InvalidForm, clean_form, read_inbound_form, read_openai_event, read_status_form
 from .signatures import is_openai_webhook_configured, is_valid_twilio_request, unwrap_openai_event
 
 logger = logging.getLogger(__name__)
+
+# What every Twilio inbound webhook answers (no reply in TwiML: replies go out through the API).
+EMPTY_TWIML = str(MessagingResponse())
 
 
 def _error(message: str, *, status: int, **extra) -> JsonResponse:
@@ -41,21 +45,22 @@ class TwilioInboundView(View):
     """`POST /webhooks/twilio`: store an inbound WhatsApp message once and hand it to a task."""
 
     http_method_names = ["post"]
+    body_content_type = FORM  # judged before the body is read (WebhookBodyMiddleware)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         if not is_valid_twilio_request(request):
             return _forbidden()
-        form = TwilioInboundSerializer(data=clean_form(request.POST))
-        if not form.is_valid():
-            logger.info("rejecting malformed Twilio inbound form: %s", sorted(form.errors))
-            return _error("invalid Twilio inbound message", status=400, fields=form.errors)
-        data = form.validated_data
+        try:
+            form = read_inbound_form(clean_form(request.POST))
+        except InvalidForm as exc:
+            logger.info("rejecting malformed Twilio inbound form: %s", sorted(exc.errors))
+            return _error("invalid Twilio inbound message", status=400, fields=exc.errors)
         result = inbound.accept_inbound_message(
-            user_phone=data["From"],
-            twilio_sid=data["MessageSid"],
-            body=data["Body"],
-            media=data["media"],
-            profile_name=data["ProfileName"],
+            user_phone=form.sender,
+            twilio_sid=form.message_sid,
+            body=form.body,
+            media=form.media,
+            profile_name=form.profile_name,
         )
         logger.info(
             "inbound %s from %s stored as #%s (%s, %d media)",
@@ -63,9 +68,9 @@ class TwilioInboundView(View):
             result.user_phone,
             result.message_id,
             "new" if result.created else "duplicate, queued again" if result.queued else "duplicate",
-            len(data["media"]),
+            len(form.media),
         )
-        return HttpResponse(str(MessagingResponse()), content_type="text/xml")
+        return HttpResponse(EMPTY_TWIML, content_type="text/xml")
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -73,22 +78,23 @@ class TwilioStatusView(View):
     """`POST /webhooks/twilio/status`: move an outbound message's delivery status forward."""
 
     http_method_names = ["post"]
+    body_content_type = FORM  # judged before the body is read (WebhookBodyMiddleware)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         if not is_valid_twilio_request(request):
             return _forbidden()
-        form = TwilioStatusSerializer(data=clean_form(request.POST))
-        if not form.is_valid():
-            logger.info("rejecting malformed Twilio status callback: %s", sorted(form.errors))
-            return _error("invalid Twilio status callback", status=400, fields=form.errors)
-        data = form.validated_data
+        try:
+            form = read_status_form(clean_form(request.POST))
+        except InvalidForm as exc:
+            logger.info("rejecting malformed Twilio status callback: %s", sorted(exc.errors))
+            return _error("invalid Twilio status callback", status=400, fields=exc.errors)
         known = message_log.apply_delivery_status(
-            twilio_sid=data["MessageSid"], status=data["MessageStatus"], error_code=data["ErrorCode"]
+            twilio_sid=form.message_sid, status=form.status, error_code=form.error_code
         )
         if known:
-            logger.info("status %s for %s", data["MessageStatus"], data["MessageSid"])
+            logger.info("status %s for %s", form.status, form.message_sid)
         else:
-            logger.info("status %s for unknown message %s ignored", data["MessageStatus"], data["MessageSid"])
+            logger.info("status %s for unknown message %s ignored", form.status, form.message_sid)
         return HttpResponse(status=200)
 
 
@@ -101,6 +107,7 @@ class OpenAIWebhookView(View):
     """
 
     http_method_names = ["post"]
+    body_content_type = JSON  # judged before the body is read (WebhookBodyMiddleware)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         if not is_openai_webhook_configured():

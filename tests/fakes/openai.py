@@ -52,8 +52,9 @@ Tests steer it:
   reasoning tokens, ``reasoning.effort`` echoed as ``None``);
 - ``fake.reset_prompt_cache()`` forgets the cached prompt prefixes;
 - ``fake.script_transcriptions([...])`` dictates the next texts of ``POST
-  /v1/audio/transcriptions`` (multipart; JSON answers only), else it answers
-  ``"(audio de N bytes)"``; the recorded body is the form: text fields as ``str``, the file as
+  /v1/audio/transcriptions`` (multipart; JSON answers only; an entry ``{"text", "usage"}`` sets
+  the usage verbatim, e.g. ``{"type": "duration", "seconds": 9.5}``), else it answers
+  ``"(audio de N bytes)"`` with token usage; the recorded body is the form: text fields as ``str``, the file as
   ``{"filename", "content_type", "data"}``.
 
 Responses report usage like the real API: ``input_tokens`` ≈ chars/4 of the prompt — the
@@ -190,7 +191,7 @@ class FakeOpenAI:
         self.usage_overrides: list[dict] = []
         self.default_reasoning_effort: str | None = "medium"
         self._prompt_cache: dict[tuple[str, str | None], set[bytes]] = {}
-        self._transcripts: collections.deque[str] = collections.deque()
+        self._transcripts: collections.deque[str | dict] = collections.deque()
 
     # --- steering -------------------------------------------------------------------------
 
@@ -224,8 +225,8 @@ class FakeOpenAI:
         with self._lock:
             self._prompt_cache.clear()
 
-    def script_transcriptions(self, texts: list[str]) -> None:
-        """Queue the texts of the next audio transcriptions."""
+    def script_transcriptions(self, texts: list[str | dict]) -> None:
+        """Queue the next audio transcriptions: a text, or {"text", "usage"} with the usage to answer verbatim."""
         with self._lock:
             self._transcripts.extend(texts)
 
@@ -661,7 +662,10 @@ class FakeOpenAI:
         if self._model_gone(body["model"]):
             return _model_not_found(body["model"])
         size = len(body["file"]["data"])
-        text = self._transcripts.popleft() if self._transcripts else f"(audio de {size} bytes)"
+        entry = self._transcripts.popleft() if self._transcripts else f"(audio de {size} bytes)"
+        text = entry["text"] if isinstance(entry, dict) else entry
+        if isinstance(entry, dict) and "usage" in entry:
+            return 200, {"text": text, "usage": copy.deepcopy(entry["usage"])}
         input_tokens, output_tokens = 1 + size // 1000, 1 + len(text) // CHARS_PER_TOKEN
         usage = {"type": "tokens", "input_tokens": input_tokens, "output_tokens": output_tokens}
         return 200, {"text": text, "usage": {**usage, "total_tokens": input_tokens + output_tokens}}

@@ -425,7 +425,8 @@ def test_resume_confirmation_says_held_messages_stay_held(admin_client_, three_m
     assert Contact.objects.get(pk=OTHER).bot_paused is True
 
 
-def test_send_as_staff_shows_a_form_then_sends_and_logs_the_message(admin_client_, three_mappings, outbox):
+def test_send_as_staff_shows_a_form_then_sends_and_logs_the_message(admin_client_, three_mappings, outbox, user_wrote):
+    user_wrote(PHONE)
     form_page = admin_client_.get(action_url("send"), {"phone": PHONE})
     assert form_page.status_code == 200
     assert '<textarea name="text"' in form_page.content.decode()
@@ -442,7 +443,9 @@ def test_send_as_staff_shows_a_form_then_sends_and_logs_the_message(admin_client
     assert '<span class="badge staff">STAFF</span> boss' in response.content.decode()
 
 
-def test_send_to_several_users_from_the_changelist(admin_client_, three_mappings, outbox):
+def test_send_to_several_users_from_the_changelist(admin_client_, three_mappings, outbox, user_wrote):
+    user_wrote(PHONE)
+    user_wrote(LEGACY)
     confirmation = admin_client_.post(CHANGELIST, {"action": "send_message", "_selected_action": [PHONE, LEGACY]})
     assert confirmation.templates[0].name == "admin/threads/oathreadmap/send_message.html"
 
@@ -1003,7 +1006,8 @@ def test_a_mapping_without_messages_shows_the_empty_marker_for_its_last_message(
     assert '<div class="readonly">—</div>' in last_message
 
 
-def test_turn_page_renders_tool_calls_state_times_and_labels(admin_client_, three_mappings):
+def test_turn_page_renders_tool_calls_state_times_and_labels(admin_client_, three_mappings, settings):
+    settings.TIME_ZONE = "UTC"  # the times below are read in UTC (the default zone is America/Mexico_City)
     started = datetime(2026, 12, 2, 16, 37, 27, tzinfo=UTC)
     turn = Turn.objects.create(
         user_phone=PHONE,

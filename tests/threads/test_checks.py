@@ -26,6 +26,7 @@ def healthy(settings):
     settings.TASKS = DATABASE
     settings.OPENAI_RUN_TIMEOUT_S = 60.0
     settings.OPENAI_MAX_TOOL_ROUNDS = 5
+    settings.STAFF_NOTIFY_EMAILS = ["ventas@example.com"]
     return settings
 
 
@@ -135,6 +136,9 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
         "TWILIO_AUTH_TOKEN": "token-not-used",
         "TWILIO_PHONE_NUMBER": "whatsapp:+14155238886",
         "TWILIO_VALIDATE_SIGNATURE": "true",
+        "STAFF_NOTIFY_EMAILS": "ventas@example.com",
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "smtp.example.com",
     }
 
     completed = subprocess.run(

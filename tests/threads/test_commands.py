@@ -125,6 +125,7 @@ class TestResetThread:
             "PATH": os.environ.get("PATH", ""),
             "HOME": str(tmp_path),
             "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+            "SECRET_KEY": os.environ["SECRET_KEY"],  # the tests' key (pyproject.toml): DEBUG off needs one
             "OPENAI_API_KEY": "",
             "LOG_LEVEL": "WARNING",
         }

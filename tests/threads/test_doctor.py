@@ -62,11 +62,30 @@ class TestConfiguration:
         assert result.status == "fail"
         assert "SECRET_KEY" in result.detail
 
-    def test_development_secret_key_is_fine_under_debug(self, production):
+    def test_development_setup_passes_with_a_warning_that_says_why_production_would_fail(self, production):
         production.DEBUG = True
         production.SECRET_KEY = "django-insecure-development-only-key-set-SECRET_KEY"
+        production.TWILIO_VALIDATE_SIGNATURE = False
+        production.ALLOW_UNSIGNED_WEBHOOKS = False
 
-        assert doctor.check_configuration().status == "ok"
+        result = doctor.check_configuration()
+
+        assert result.status == "warn"
+        assert "in production this would fail" in result.detail
+        assert "DEBUG=false" in result.detail
+        assert "SECRET_KEY is the development default" in result.detail
+        assert "webhooks.E001" in result.detail
+
+    def test_development_setup_with_a_strong_key_names_only_debug(self, production):
+        production.DEBUG = True
+        production.TWILIO_VALIDATE_SIGNATURE = True
+
+        result = doctor.check_configuration()
+
+        assert result.status == "warn"
+        assert "DEBUG=false" in result.detail
+        assert "SECRET_KEY is the development" not in result.detail
+        assert STRONG_KEY not in result.detail
 
     def test_empty_allowed_hosts_fails(self, production):
         production.ALLOWED_HOSTS = []
@@ -307,9 +326,10 @@ class TestCommand:
         call_command("threads_doctor", stdout=out)
 
         text = out.getvalue()
-        assert text.count("⚠️") == 3
+        assert text.count("⚠️") == 4  # the configuration's: a development setup, not production
+        assert "in production this would fail" in text
         assert "❌" not in text
-        assert text.splitlines()[-1] == "6 ok, 3 warning(s), 0 failed"
+        assert text.splitlines()[-1] == "5 ok, 4 warning(s), 0 failed"
 
     def test_a_failed_check_exits_1(self, production, fake_openai, twilio, demo_catalogue):
         twilio.get(ACCOUNT_URL, status=401, json={"code": 20003, "message": "Authenticate"})

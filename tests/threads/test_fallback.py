@@ -1,4 +1,8 @@
-"""The rule-based Spanish responder over the real catalogue (the demo fixture, or courses made here)."""
+"""The rule-based responder over the real catalogue (the demo fixture, or courses made here), one burst at a time.
+
+Conversations with memory, English, handoff phrases and the evaluation set are in
+`test_fallback_conversation.py`.
+"""
 
 from decimal import Decimal
 
@@ -6,12 +10,17 @@ import pytest
 from django.core.management import call_command
 
 from courses.models import Course, CourseBonus, Level, Modality
-from threads.fallback import MAX_REPLY_CHARS, fallback_reply
+from threads.fallback import MAX_REPLY_CHARS, detect_intent, fallback_reply
 
 pytestmark = pytest.mark.django_db
 
 APOLOGY = "Ahora mismo tengo problemas para consultar a mi asistente, pero te ayudo con el catálogo:"
-MENU_ITEMS = ('escribe "cursos"', '"principiante", "intermedio" o "avanzado"', 'escribe "precios"', 'escribe "asesor"')
+MENU_ITEMS = (
+    'escribe "cursos"',
+    '"python", "marketing", "principiante"',
+    '"precios" o "el más barato"',
+    'escribe "asesor"',
+)
 
 
 @pytest.fixture
@@ -38,6 +47,9 @@ def reply(*texts, reason=None):
 
 def money(course):
     return f"${course.price:,.0f} {course.currency}"
+
+
+LEVEL_ORDER = [Level.BEGINNER, Level.INTERMEDIATE, Level.ADVANCED]
 
 
 def active_by_price():
@@ -69,17 +81,17 @@ def test_asking_for_help_shows_the_menu(demo, text):
 
 
 @pytest.mark.parametrize("text", ["cursos", "¿Qué cursos tienen?", "Catálogo", "CATALOGO por favor", "¿Qué ofrecen?"])
-def test_asking_for_the_catalogue_lists_active_courses_with_level_and_price(demo, text):
-    courses = active_by_price()
+def test_asking_for_the_catalogue_shows_four_courses_beginners_first_and_offers_more(demo, text):
+    courses = sorted(active_by_price(), key=lambda c: (LEVEL_ORDER.index(c.level), c.currency != "MXN", c.price))
 
     answer = reply(text)
 
-    assert answer.startswith("Estos son nuestros cursos:")
-    for course in courses[:8]:
-        assert f"• *{course.name}* — {course.get_level_display()} — {money(course)}" in answer
-    for course in courses[8:]:
+    assert answer.startswith(f"Tenemos {len(courses)} cursos de IA. Estos son algunos:")
+    for number, course in enumerate(courses[:4], 1):
+        assert f"{number}. *{course.name}* — {course.get_level_display()} — {money(course)}" in answer
+    for course in courses[4:]:
         assert course.name not in answer
-    assert f"…y {len(courses) - 8} más." in answer
+    assert f'…y {len(courses) - 4} más: escribe "ver más".' in answer
     assert "Dialogflow" not in answer  # the inactive demo course
 
 
@@ -96,8 +108,11 @@ def test_a_level_word_lists_only_that_level(demo, text, level):
     answer = reply(text)
 
     assert answer.startswith(f"Cursos de nivel *{Level(level).label}*:")
+    at_level = [c for c in active_by_price() if c.level == level]
     for course in Course.objects.filter(active=True):
-        assert (f"*{course.name}*" in answer) == (course.level == level), course.name
+        if course.level != level:
+            assert f"*{course.name}*" not in answer, course.name
+    assert sum(f"*{c.name}*" in answer for c in at_level) == min(4, len(at_level))
 
 
 @pytest.mark.parametrize(
@@ -132,12 +147,28 @@ def test_a_plural_topic_finds_the_singular_course(demo):
     assert reply("me interesan los prompts").startswith("*Prompt engineering: comunica mejor con la IA*\n")
 
 
-def test_a_topic_from_the_description_finds_the_course_and_related_ones(demo):
+def test_a_topic_several_courses_teach_lists_them_name_first_then_descriptions(demo):
     answer = reply("¿tienen algo de Python?")
 
-    assert answer.startswith("*Visión por computadora con Python*\n")  # the name says Python
+    assert answer.startswith("Estos cursos tratan de lo que buscas:\n1. *Visión por computadora con Python*")  # name
+    assert "2. *Análisis de datos con IA*" in answer  # its short description says Python
+    assert "3. *Machine Learning aplicado*" in answer  # its long description does
+
+
+def test_a_topic_one_course_clearly_holds_gives_its_detail_and_related_ones(demo):
+    answer = reply("análisis de datos")
+
+    assert answer.startswith("*Análisis de datos con IA*\n")
     assert "También te puede interesar: " in answer
-    assert "Análisis de datos con IA" in answer.split("También te puede interesar: ")[1]  # its description does
+
+
+def test_a_topic_match_outranks_a_level_match(demo):
+    answer = reply("python para principiantes")
+
+    assert answer.startswith("No tengo cursos de eso de nivel *Principiante*, pero estos lo tratan:")
+    assert "*Visión por computadora con Python*" in answer
+    for course in Course.objects.filter(active=True, level=Level.BEGINNER):
+        assert course.name not in answer
 
 
 def test_course_detail_leaves_out_inactive_bonuses(demo):
@@ -156,15 +187,23 @@ def test_inactive_courses_are_never_offered(demo):
 
     assert "Dialogflow" not in answer
     assert_shows_menu(answer)
+    assert "Dialogflow" not in reply("cursos de chatbots")
 
 
-@pytest.mark.parametrize("text", ["precios", "¿Cuánto cuesta?", "cuanto sale", "¿Qué costo tienen los cursos?"])
-def test_asking_for_prices_lists_every_price(demo, text):
+@pytest.mark.parametrize(
+    "text", ["precios", "¿Cuánto cuesta?", "cuanto sale", "¿Qué costo tienen los cursos?", "presios"]
+)
+def test_asking_for_prices_gives_each_currency_range_and_the_cheapest_grouped_by_currency(demo, text):
     answer = reply(text)
 
-    assert answer.startswith("Nuestros precios:")
-    for course in active_by_price()[:8]:
-        assert f"*{course.name}* — {course.get_level_display()} — {money(course)}" in answer
+    assert answer.startswith(
+        "Nuestros precios: de *$1,490 MXN* a *$12,990 MXN* (9 cursos) y de *$349 USD* a *$499 USD* (2 cursos)."
+    )
+    mxn, usd = answer.split("*En MXN*\n")[1].split("*En USD*\n")
+    assert "1. *Prompt engineering: comunica mejor con la IA* — Principiante — $1,490 MXN" in mxn
+    assert "USD" not in mxn.split("\n\n")[0].replace("*En USD*", "")
+    assert "MXN" not in usd.split("\n\n")[0]
+    assert "*MLOps: modelos de IA en la nube* — Avanzado — $349 USD" in usd
 
 
 def test_asking_the_price_of_one_course_answers_just_that(demo):
@@ -187,21 +226,38 @@ def test_asking_prices_of_a_level_lists_that_level(demo):
     "text",
     ["Quiero hablar con un asesor", "¿Me pueden LLAMAR?", "prefiero una persona", "humano por favor", "Asesoría"],
 )
-def test_asking_for_a_person_offers_an_advisor(demo, text):
+def test_asking_for_a_person_gets_a_short_honest_answer_not_a_sales_pitch(demo, text):
     answer = reply(text)
 
-    assert answer.startswith("¡Claro! Un asesor de nuestro equipo puede atenderte personalmente")
-    assert "Déjame tu nombre" in answer
+    assert answer.startswith("¡Claro! Una persona del equipo te contactará por este chat")
+    assert "$" not in answer and "•" not in answer
 
 
-def test_wanting_to_enrol_in_a_course_offers_an_advisor_for_it(demo):
+def test_a_complaint_is_acknowledged_and_handed_to_a_person(demo):
+    assert reply("quiero poner una queja").startswith("Lamento la molestia. Una persona del equipo te contactará")
+
+
+def test_wanting_to_enrol_in_a_course_sends_to_a_person_for_it(demo):
     answer = reply("quiero inscribirme a Deep Learning")
 
-    assert "asesor" in answer
+    assert 'escribe "asesor"' in answer
     assert "*Deep Learning avanzado*" in answer
 
 
-@pytest.mark.parametrize("text", ["asdfgh qwerty", "🙂", "?", "ok", "el clima de mañana"])
+@pytest.mark.parametrize("text", ["BAJA", "stop", "Baja.", "STOP!!", "cancelar", "No más mensajes"])
+def test_opt_out_keywords_are_never_a_topic_or_a_sales_opening(demo, text):
+    answer = reply(text)
+
+    assert "$" not in answer and "*" not in answer
+    assert "ALTA" in answer or "START" in answer
+
+
+@pytest.mark.parametrize("text", ["¿cómo me doy de baja del curso?", "hay que cancelar?"])
+def test_a_keyword_inside_a_sentence_is_not_an_opt_out(demo, text):
+    assert "ALTA" not in reply(text)
+
+
+@pytest.mark.parametrize("text", ["asdfgh qwerty", "🙂", "?", "el clima de mañana"])
 def test_unknown_text_gets_a_helpful_menu(demo, text):
     answer = reply(text)
 
@@ -212,11 +268,20 @@ def test_unknown_text_gets_a_helpful_menu(demo, text):
 def test_an_unknown_topic_with_a_catalogue_word_says_so_and_lists_the_catalogue(demo):
     answer = reply("¿tienen cursos de cocina?")
 
-    assert answer.startswith("No encontré cursos sobre «cocina». Estos son nuestros cursos:")
+    assert answer.startswith("No encontré cursos sobre «cocina». Tenemos 11 cursos de IA; estos son algunos:")
 
 
-def test_thanks_gets_a_short_friendly_answer(demo):
-    assert reply("¡Muchas gracias!").startswith("¡Con gusto!")
+@pytest.mark.parametrize("text", ["¡Muchas gracias!", "ok", "vale", "perfecto, gracias"])
+def test_thanks_gets_a_short_friendly_answer(demo, text):
+    assert reply(text).startswith("¡Con gusto!")
+
+
+@pytest.mark.parametrize("text", ["adiós", "lo pienso y te aviso", "no me interesa, gracias"])
+def test_goodbye_gets_a_goodbye_not_a_pitch(demo, text):
+    answer = reply(text)
+
+    assert answer.startswith("¡Gracias por escribir!")
+    assert "*" not in answer
 
 
 def test_bracketed_notes_added_by_the_service_are_not_read_as_words(demo):
@@ -249,6 +314,12 @@ def test_a_price_question_uses_the_course_named_earlier_in_the_burst(demo):
     answer = reply("me interesa visión por computadora", "¿cuánto cuesta?")
 
     assert answer.startswith(f"*{course.name}* cuesta *{money(course)}*")
+
+
+def test_an_ordinal_in_a_burst_refers_to_the_list_asked_for_just_before(demo):
+    answer = reply("cursos para principiantes", "el temario del segundo")
+
+    assert answer.startswith("*Introducción a la Inteligencia Artificial*: 6 sesiones")
 
 
 def test_a_burst_of_only_greetings_greets(demo):
@@ -314,7 +385,8 @@ def test_the_reply_is_never_empty_and_stays_short(demo, texts, reason):
 
 def test_an_empty_catalogue_still_answers():
     assert "no tenemos cursos abiertos" in reply("cursos")
-    assert "no tenemos cursos de nivel *Avanzado*" in reply("avanzado")
+    assert "no tenemos cursos abiertos" in reply("avanzado")
+    assert "no tenemos cursos abiertos" in reply("precios")
     assert_shows_menu(reply("python"))
 
 
@@ -325,8 +397,8 @@ def test_a_large_catalogue_with_long_names_is_capped():
     answer = reply("cursos", reason="openai_error")
 
     assert len(answer) <= MAX_REPLY_CHARS
-    assert answer.count("\n• *") == 8
-    assert "…y 4 más." in answer
+    assert sum(line.startswith(("1. *", "2. *", "3. *", "4. *")) for line in answer.splitlines()) == 4
+    assert '…y 8 más: escribe "ver más".' in answer
 
 
 def test_a_detail_with_many_long_bonuses_is_capped():
@@ -348,10 +420,10 @@ def test_courses_matching_equally_are_listed_to_choose_from():
     answer = reply("python")
 
     assert answer == (
-        "Encontré estos cursos:\n"
-        "• *Python para principiantes* — Principiante — $900 MXN\n"
-        "• *Python para expertos* — Avanzado — $1,900 MXN\n\n"
-        "¿Cuál te interesa?"
+        "Estos cursos tratan de lo que buscas:\n"
+        "1. *Python para principiantes* — Principiante — $900 MXN\n"
+        "2. *Python para expertos* — Avanzado — $1,900 MXN\n\n"
+        "Escríbeme el número o el nombre de uno para ver sus detalles."
     )
 
 
@@ -389,10 +461,55 @@ def test_whatsapp_italics_and_underscores_do_not_match_the_whole_catalogue(demo,
     assert reply(text).count("•") <= len(MENU_ITEMS) + 1
 
 
-@pytest.mark.parametrize(
-    "text", ["¿Cuáles son las formas de pago?", "¿aceptan pago con tarjeta?", "¿Cuánto está el curso?"]
-)
+@pytest.mark.parametrize("text", ["¿Cuánto está el curso?", "q presio tiene", "cuanto cobran", "How much is it?"])
 def test_price_questions_in_other_words_are_recognised(demo, text):
-    from threads.fallback import detect_intent
-
     assert detect_intent([text]).kind == "price"
+
+
+@pytest.mark.parametrize(
+    ("text", "missing"),
+    [
+        ("¿Cuáles son las formas de pago?", "las formas de pago"),
+        ("¿aceptan pago con tarjeta?", "las formas de pago"),
+        ("¿se puede pagar a meses sin intereses?", "las formas de pago"),
+        ("¿cuándo empieza el próximo grupo?", "las fechas de inicio"),
+        ("¿qué horario tienen?", "los horarios"),
+        ("¿tienen descuento?", "descuentos ni promociones"),
+    ],
+)
+def test_what_the_catalogue_does_not_hold_is_said_plainly_with_a_person_offered(demo, text, missing):
+    answer = reply(text)
+
+    assert answer.startswith(f"No tengo ese dato: el catálogo no incluye {missing}.")
+    assert 'escribe "asesor"' in answer
+    assert "$" not in answer  # "meses" in a bonus is no reason to list courses
+
+
+def test_certificates_come_from_the_bonuses_only(demo):
+    answer = reply("¿tienen certificado?")
+
+    assert answer.startswith("Según el catálogo, estos cursos incluyen certificado o constancia:")
+    assert "*Análisis de datos con IA* — Certificado con valor curricular" in answer
+    assert "MLOps" not in answer  # an exam voucher is not a certificate of the course
+
+
+def test_the_cheapest_is_given_per_currency(demo):
+    answer = reply("¿cuál es el más barato?")
+
+    assert "El más económico en MXN: *Prompt engineering: comunica mejor con la IA* — *$1,490 MXN*." in answer
+    assert "El más económico en USD: *MLOps: modelos de IA en la nube* — *$349 USD*." in answer
+
+
+def test_a_budget_lists_only_courses_within_it_in_its_currency(demo):
+    answer = reply("tienen algo de menos de 3000?")
+
+    assert answer.startswith("Cursos de hasta *$3,000 MXN*:")
+    assert "USD" not in answer
+    for course in Course.objects.filter(active=True, currency="MXN"):
+        assert (f"*{course.name}*" in answer) == (course.price <= 3000), course.name
+
+
+def test_a_profession_gets_a_recommendation_from_the_catalogue(demo):
+    answer = reply("soy diseñadora, ¿cuál me recomiendas?")
+
+    assert answer.startswith("Por lo que me cuentas, te recomiendo:\n1. *IA generativa para marketing*")

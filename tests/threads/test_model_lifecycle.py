@@ -144,6 +144,7 @@ def test_bad_money_settings_stop_the_start_with_a_clear_message(tmp_path, variab
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+        "SECRET_KEY": os.environ["SECRET_KEY"],  # the tests' key (pyproject.toml): DEBUG off needs one
         variable: value,
     }
 

@@ -16,6 +16,12 @@ URL = f"https://api.twilio.com/2010-04-01/Accounts/{SID}/Messages.json"
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def window_open(user_wrote):
+    """The user wrote a moment ago: free-form replies may go out (tests/threads/test_consent.py covers the rest)."""
+    user_wrote(PHONE)
+
+
 @pytest.fixture
 def twilio(settings):
     settings.MESSAGING_BACKEND = "messaging.backends.TwilioBackend"

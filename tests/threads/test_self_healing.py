@@ -18,7 +18,7 @@ from django_tasks_db.models import DBTaskResult
 
 from threads import message_log, recovery, tasks
 from threads.apps import is_db_worker
-from threads.models import Message
+from threads.models import Contact, Message
 from threads.tasks import recovery_sweep_task
 
 PHONE = "whatsapp:+5215544445555"
@@ -77,7 +77,10 @@ def worker_connects() -> None:
 
 
 def stale_reply(phone: str = PHONE, *, attempts: int, minutes_ago: float) -> Message:
-    """A reply whose send failed `attempts` times, left pending for its retry task."""
+    """A reply whose send failed `attempts` times, left pending for its retry task (the user wrote just before)."""
+    Contact.objects.update_or_create(
+        user_phone=phone, defaults={"last_inbound_at": timezone.now() - timedelta(minutes=minutes_ago + 1)}
+    )
     row = Message.objects.create(
         user_phone=phone, direction="out", origin="assistant", body="Hola, soy Brenda.", status="pending"
     )

@@ -25,7 +25,7 @@ class TestResetThread:
 
         result = reset_thread(user_phone=PHONE)
 
-        assert result == ResetResult(user_phone=PHONE, thread_id="conv_old", mapping_deleted=True)
+        assert result == ResetResult(user_phone=PHONE, thread_id="conv_old", mapping_deleted=True, history_reset=True)
         assert repository.get_thread_id(PHONE) is None
         assert repository.get_thread_id(OTHER) == "conv_other"
 
@@ -136,6 +136,10 @@ class TestSetBotPaused:
 
 
 class TestSendStaffMessage:
+    @pytest.fixture(autouse=True)
+    def window_open(self, user_wrote):
+        user_wrote(PHONE)
+
     def test_the_message_is_sent_and_logged_as_staff_with_its_sender(self, outbox, staff_user):
         rows = send_staff_message(user_phone=PHONE, text="  Hola, soy Ana del equipo.  ", staff_user_id=staff_user.pk)
 

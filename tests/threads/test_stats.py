@@ -195,8 +195,8 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(django_assert_max_num
         for _ in range(5):
             turn(local_at(days_ago), latency_ms=100, price_checks=checks, **priced("0.001", input_tokens=10))
 
-    # 8 before money: + top users, their names and the price-check sample (each bounded).
-    with django_assert_max_num_queries(11):
+    # 8 before money: + top users, their names and the price-check sample (each bounded), + consent per day.
+    with django_assert_max_num_queries(12):
         stats = get_dashboard_stats(days=14)
 
     assert stats.turns == 100

@@ -169,7 +169,7 @@ def test_extra_keys_are_named_in_the_error(db):
 def test_an_unknown_tool_lists_the_available_ones(db):
     _, payload = call("reservar_curso", {})
 
-    assert payload["available"] == ["buscar_curso", "detalle_curso"]
+    assert payload["available"] == ["buscar_curso", "detalle_curso", "solicitar_asesor"]
 
 
 def test_overlong_strings_are_refused(courses):
@@ -228,7 +228,7 @@ def test_outcomes_report_their_duration(courses):
 def test_responses_schemas_are_flat_function_tools():
     schemas = tool_schemas_for_responses()
 
-    assert [s["name"] for s in schemas] == ["buscar_curso", "detalle_curso"]
+    assert [s["name"] for s in schemas] == ["buscar_curso", "detalle_curso", "solicitar_asesor"]
     for schema in schemas:
         assert set(schema) == {"type", "name", "description", "parameters", "strict"}
         assert schema["type"] == "function" and schema["strict"] is False
@@ -242,7 +242,7 @@ def test_assistants_schemas_nest_the_same_functions():
     flat = tool_schemas_for_responses()
     nested = tool_schemas_for_assistants()
 
-    assert [n["type"] for n in nested] == ["function", "function"]
+    assert [n["type"] for n in nested] == ["function"] * 3
     assert [n["function"] for n in nested] == [
         {"name": f["name"], "description": f["description"], "parameters": f["parameters"]} for f in flat
     ]

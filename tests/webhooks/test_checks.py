@@ -11,6 +11,7 @@ from django.core.checks import run_checks
 def healthy(settings):
     settings.DEBUG = False
     settings.TWILIO_VALIDATE_SIGNATURE = True
+    settings.ALLOW_UNSIGNED_WEBHOOKS = False
     settings.PUBLIC_BASE_URL = "https://brenda.example.com"
     settings.TWILIO_ACCOUNT_SID = "AC" + "1" * 32
     settings.TWILIO_AUTH_TOKEN = "token"
@@ -28,20 +29,31 @@ def test_healthy_configuration_raises_nothing(healthy):
     assert webhook_messages() == {}
 
 
-def test_signature_validation_off_in_production_warns(healthy):
+def test_signature_validation_off_in_production_is_an_error(healthy):
     healthy.TWILIO_VALIDATE_SIGNATURE = False
 
-    message = webhook_messages()["webhooks.W001"]
+    message = webhook_messages()["webhooks.E001"]
 
-    assert message.is_serious() is False
+    assert message.is_serious()
     assert "TWILIO_VALIDATE_SIGNATURE" in message.hint
+    assert "ALLOW_UNSIGNED_WEBHOOKS" in message.hint
+
+
+def test_signature_validation_off_on_purpose_only_warns(healthy):
+    healthy.TWILIO_VALIDATE_SIGNATURE = False
+    healthy.ALLOW_UNSIGNED_WEBHOOKS = True
+
+    messages = webhook_messages()
+
+    assert "webhooks.E001" not in messages
+    assert messages["webhooks.W001"].is_serious() is False
 
 
 def test_signature_validation_off_under_debug_is_allowed(healthy):
     healthy.TWILIO_VALIDATE_SIGNATURE = False
     healthy.DEBUG = True
 
-    assert "webhooks.W001" not in webhook_messages()
+    assert webhook_messages() == {}
 
 
 @pytest.mark.parametrize(

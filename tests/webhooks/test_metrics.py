@@ -239,7 +239,7 @@ def test_scrape_is_prometheus_text_uncached(client, metrics_on, turns):
 def test_turn_counts_by_outcome(client, metrics_on, turns):
     families = parse(scrape(client).content.decode())
 
-    expected = {"completed": 4, "fallback": 3, "paused": 1, "abandoned": 1}
+    expected = {"completed": 4, "fallback": 3, "paused": 1, "abandoned": 1, "opted_out": 0}
     for outcome, count in expected.items():
         assert value(families, "brenda_turns_total", outcome=outcome) == count
     assert len(families["brenda_turns_total"]["samples"]) == len(expected)

@@ -6,7 +6,8 @@ pause/resume, write as a human), `records` the read-only turns and messages and 
 """
 
 from .mappings import OaThreadMapAdmin
+from .message_templates import MessageTemplateAdmin
 from .records import ContactAdmin, MessageAdmin, TurnAdmin
 from .stats_page import stats_view
 
-__all__ = ["ContactAdmin", "MessageAdmin", "OaThreadMapAdmin", "TurnAdmin", "stats_view"]
+__all__ = ["ContactAdmin", "MessageAdmin", "MessageTemplateAdmin", "OaThreadMapAdmin", "TurnAdmin", "stats_view"]

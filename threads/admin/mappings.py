@@ -23,8 +23,8 @@ from django.utils import timezone
 from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import ngettext
 
-from .. import staff, stats
-from ..models import THREAD_ID_PREFIXES, Contact, Message, OaThreadMap, Turn
+from .. import consent, message_templates, staff, stats
+from ..models import THREAD_ID_PREFIXES, Contact, Message, MessageTemplate, OaThreadMap, Turn
 from .display import DATETIME_SECONDS_FORMAT, EMPTY, TurnSummary, format_datetime
 
 logger = logging.getLogger(__name__)
@@ -111,6 +111,54 @@ class StaffMessageForm(forms.Form):
     )
 
 
+class TemplateSendForm(forms.Form):
+    """Choose an active template; once chosen, one field per placeholder (`var_1`, `var_2`, …)."""
+
+    template = forms.ModelChoiceField(
+        queryset=MessageTemplate.objects.filter(active=True),
+        to_field_name="name",
+        empty_label="Choose a template",
+        help_text="Approved templates (Twilio Content Template Builder); add them under Message templates.",
+    )
+
+    def __init__(self, data=None, *, template_name: str | None = None) -> None:
+        super().__init__(data)
+        name = data.get("template") if data is not None else template_name
+        self.chosen = MessageTemplate.objects.filter(name=name, active=True).first() if name else None
+        if self.chosen is not None:
+            self.initial["template"] = self.chosen.name
+            hints = _variable_hints(self.chosen.variables)
+            for placeholder in message_templates.placeholders(self.chosen.body):
+                self.fields[f"var_{placeholder}"] = forms.CharField(
+                    label=f"{{{{{placeholder}}}}}",
+                    max_length=message_templates.MAX_VARIABLE_CHARS,
+                    help_text=hints.get(placeholder, ""),
+                )
+        self.preview: message_templates.TemplatePreview | None = None
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        template = data.get("template")
+        if template is None or self.errors:
+            return data
+        variables = {name.removeprefix("var_"): value for name, value in data.items() if name.startswith("var_")}
+        try:
+            self.preview = message_templates.prepare_template(name=template.name, variables=variables)
+        except message_templates.TemplateError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return data
+
+
+def _variable_hints(description: str) -> dict[str, str]:
+    """Read "1: first name" lines of a template's variable description into {"1": "first name"}."""
+    hints = {}
+    for line in description.splitlines():
+        key, sep, hint = line.partition(":")
+        if sep and key.strip():
+            hints[key.strip().strip("{}")] = hint.strip()
+    return hints
+
+
 @dataclass(frozen=True)
 class _TranscriptRow:
     message: Message
@@ -139,7 +187,16 @@ _ACTIONS = {
         "admin/threads/oathreadmap/send_message.html",
         limit=SEND_SELECTION_LIMIT,
     ),
+    "template": _StaffAction(
+        "template",
+        "send",
+        "Send an approved template",
+        "admin/threads/oathreadmap/send_template.html",
+        limit=SEND_SELECTION_LIMIT,
+    ),
 }
+# The actions whose confirmation shows what each user may receive now (consent, 24-hour window).
+_SENDING_ACTIONS = ("send", "template")
 
 
 @admin.register(OaThreadMap)
@@ -176,7 +233,7 @@ class OaThreadMapAdmin(admin.ModelAdmin):
         "last_message_at",
     ]
     readonly_fields = fields  # type: ignore[assignment]  # a flat list of names, which readonly_fields takes
-    actions = ["reset_threads", "pause_bot", "resume_bot", "send_message"]
+    actions = ["reset_threads", "pause_bot", "resume_bot", "send_message", "send_template_message"]
     change_form_template = "admin/threads/oathreadmap/change_form.html"
 
     # --- queryset, columns, search -----------------------------------------
@@ -259,6 +316,9 @@ class OaThreadMapAdmin(admin.ModelAdmin):
     def has_send_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("threads.send_staff_message")
 
+    def _has_action_permission(self, request: HttpRequest, action: _StaffAction) -> bool:
+        return bool(getattr(self, f"has_{action.permission}_permission")(request))
+
     # --- change page: the transcript -------------------------------------------
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -315,6 +375,10 @@ class OaThreadMapAdmin(admin.ModelAdmin):
     def send_message(self, request: HttpRequest, queryset: QuerySet[OaThreadMap]) -> HttpResponse | None:
         return self._confirm_selection(request, queryset, _ACTIONS["send"])
 
+    @admin.action(description="Send an approved template", permissions=["send"])
+    def send_template_message(self, request: HttpRequest, queryset: QuerySet[OaThreadMap]) -> HttpResponse | None:
+        return self._confirm_selection(request, queryset, _ACTIONS["template"])
+
     def _confirm_selection(
         self, request: HttpRequest, queryset: QuerySet[OaThreadMap], action: _StaffAction
     ) -> HttpResponse | None:
@@ -345,10 +409,12 @@ class OaThreadMapAdmin(admin.ModelAdmin):
     def staff_action_view(self, request: HttpRequest, action: _StaffAction) -> HttpResponse:
         """Show the action's confirmation for the `phone` parameters; do it on a POST with "confirm".
 
-        Each action checks its own permission here, so a direct POST without it gets a 403.
+        Each action checks its own permission here, so a direct POST without it gets a 403. It also
+        takes the view permission, checked before any phone is looked up: the confirmation page shows
+        names and thread ids, and "no such mapping" would tell which phones have one.
         Phones without a mapping are dropped: the admin acts on mappings only.
         """
-        if not getattr(self, f"has_{action.permission}_permission")(request):
+        if not (self.has_view_permission(request) and self._has_action_permission(request, action)):
             raise PermissionDenied
         data = request.POST if request.method == "POST" else request.GET
         phones = list(dict.fromkeys(p for p in data.getlist("phone") if p))
@@ -359,6 +425,8 @@ class OaThreadMapAdmin(admin.ModelAdmin):
             text = "No such thread mappings." if not phones else f"Select at most {limit} users for this action."
             self.message_user(request, text, messages.WARNING)
             return HttpResponseRedirect(self._changelist_url())
+        if request.method == "POST" and action.name == "template":
+            return self._template_step(request, action, phones)
         if request.method == "POST" and "confirm" in request.POST:
             form = self._form_for(action, request.POST)
             if form.is_valid():
@@ -368,18 +436,42 @@ class OaThreadMapAdmin(admin.ModelAdmin):
             form = self._form_for(action)
         return self._render_confirmation(request, action, phones, form)
 
+    def _template_step(self, request: HttpRequest, action: _StaffAction, phones: list[str]) -> HttpResponse:
+        """Choose a template, fill in its variables and preview it ("Preview"), then send it ("confirm")."""
+        chosen = TemplateSendForm(template_name=request.POST.get("template") or None)
+        has_variables = any(name.startswith("var_") for name in chosen.fields)
+        if has_variables and not any(name.startswith("var_") for name in request.POST):
+            # The template was just chosen: show its variable fields, without "required" errors yet.
+            return self._render_confirmation(request, action, phones, chosen)
+        form = TemplateSendForm(request.POST)
+        if form.is_valid() and form.preview is not None:
+            if "confirm" in request.POST:
+                self._do_template(request, phones, form.preview)
+                return HttpResponseRedirect(self._after_action_url(action, phones))
+            return self._render_confirmation(request, action, phones, form, preview=form.preview.text)
+        return self._render_confirmation(request, action, phones, form)
+
     def _form_for(self, action: _StaffAction, data=None) -> forms.Form:
         if action.name == "reset":
             return ResetForm(data)
         if action.name == "send":
             return StaffMessageForm(data)
+        if action.name == "template":
+            return TemplateSendForm(data)
         return forms.Form(data)
 
     def _render_confirmation(
-        self, request: HttpRequest, action: _StaffAction, phones: list[str], form: forms.Form
+        self, request: HttpRequest, action: _StaffAction, phones: list[str], form: forms.Form, *, preview: str = ""
     ) -> TemplateResponse:
-        mappings = self.get_queryset(request).filter(pk__in=phones).order_by("pk")
+        mappings = list(self.get_queryset(request).filter(pk__in=phones).order_by("pk"))
+        if action.name in _SENDING_ACTIONS:
+            for mapping in mappings:
+                mapping.outbound_state = consent.outbound_state(mapping.user_phone)  # type: ignore[attr-defined]
         context = {
+            "show_outbound_state": action.name in _SENDING_ACTIONS,
+            "template_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_template"),
+            "has_templates": MessageTemplate.objects.filter(active=True).exists(),
+            "preview": preview,
             **self.admin_site.each_context(request),
             "title": action.title,
             "opts": self.opts,
@@ -445,7 +537,8 @@ class OaThreadMapAdmin(admin.ModelAdmin):
         )
 
     def _do_send(self, request: HttpRequest, phones: list[str], data: dict) -> None:
-        failed = []
+        failed: list[str] = []
+        refused: list[str] = []
         for phone in phones:
             try:
                 rows = staff.send_staff_message(
@@ -455,10 +548,14 @@ class OaThreadMapAdmin(admin.ModelAdmin):
                 logger.exception("staff message to %s could not be sent: messaging is not configured", phone)
                 failed.append(phone)
                 continue
-            if any(row.status in stats.FAILED_DELIVERY_STATUSES for row in rows):
+            if blocked := [row for row in rows if row.status == Message.Status.BLOCKED]:
+                refused.append(f"{phone}: {blocked[0].status_note}")
+            elif any(row.status in stats.FAILED_DELIVERY_STATUSES for row in rows):
                 failed.append(phone)
         self._log_each(request, phones, "Sent a WhatsApp message as staff")
-        sent = len(phones) - len(failed)
+        sent = len(phones) - len(failed) - len(refused)
+        for reason in refused:
+            self.message_user(request, f"Not sent to {reason}", messages.ERROR)
         if sent:
             text = ngettext(
                 "Sent the message to %(count)d user, logged as sent by you.",
@@ -472,6 +569,31 @@ class OaThreadMapAdmin(admin.ModelAdmin):
                 f"Could not send to {', '.join(failed)} (see the delivery status in the transcript).",
                 messages.ERROR,
             )
+
+    def _do_template(self, request: HttpRequest, phones: list[str], preview: message_templates.TemplatePreview) -> None:
+        sent, refused = 0, []
+        for phone in phones:
+            try:
+                message_templates.send_template(
+                    user_phone=phone,
+                    name=preview.template.name,
+                    variables=preview.variables,
+                    staff_user_id=cast(int, request.user.pk),
+                )
+            except message_templates.TemplateError as exc:
+                refused.append(str(exc))
+                continue
+            sent += 1
+        self._log_each(request, phones, f"Sent the WhatsApp template {preview.template.name}")
+        if sent:
+            text = ngettext(
+                "Sent the template to %(count)d user, logged as sent by you.",
+                "Sent the template to %(count)d users, logged as sent by you.",
+                sent,
+            )
+            self.message_user(request, text % {"count": sent}, messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, f"Not sent: {reason}", messages.WARNING)
 
     def _log_each(self, request: HttpRequest, phones: list[str], message: str) -> None:
         for mapping in OaThreadMap.objects.filter(pk__in=phones):

@@ -3,7 +3,7 @@
 from collections.abc import Callable
 
 from django.contrib import admin, messages
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import ngettext
 
 from .. import budgets, staff
+from .. import consent as consent_rules
 from ..models import Contact, Message, OaThreadMap, Turn
 from .display import (
     EMPTY,
@@ -297,14 +298,45 @@ class MessageAdmin(_ReadOnlyAdmin):
         return f"{status} (error {obj.error_code})" if obj.error_code else status
 
 
+class OptedOutFilter(admin.SimpleListFilter):
+    title = "messages"
+    parameter_name = "opted_out"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Opted out"), ("no", "Subscribed")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(opted_out_at__isnull=self.value() == "no")
+        return queryset
+
+
+class WindowFilter(admin.SimpleListFilter):
+    """WhatsApp's 24-hour window: open while the user's last message is less than a day old."""
+
+    title = "24-hour window"
+    parameter_name = "window"
+
+    def lookups(self, request, model_admin):
+        return [("open", "Open"), ("closed", "Closed")]
+
+    def queryset(self, request, queryset):
+        cutoff = timezone.now() - consent_rules.WINDOW
+        if self.value() == "open":
+            return queryset.filter(last_inbound_at__gt=cutoff)
+        if self.value() == "closed":
+            return queryset.filter(Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lte=cutoff))
+        return queryset
+
+
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
     # Narrow enough for 1280 px: the name over the phone, short dates; when they were first seen and
     # their lease are on the contact's page.
-    list_display = ["contact", "bot_paused", "last_seen", "limits_reset", "conversation_link"]
+    list_display = ["contact", "bot_paused", "consent", "last_seen", "limits_reset", "conversation_link"]
     list_display_links = ["contact"]
     list_editable = ["bot_paused"]
-    list_filter = ["bot_paused"]
+    list_filter = ["bot_paused", OptedOutFilter, WindowFilter]
     search_fields = ["user_phone", "profile_name"]
     ordering = ["-last_seen_at"]
     show_full_result_count = False
@@ -319,12 +351,22 @@ class ContactAdmin(admin.ModelAdmin):
         "lock_expires_at",
         "limits_reset_at",
         "spend_24h",
+        "last_inbound_at",
+        "opted_out_at",
+        "opted_out_via",
+        "opted_in_at",
+        "opted_in_via",
     ]
     readonly_fields = [
         "user_phone",
         "profile_name",
         "first_seen_at",
         "last_seen_at",
+        "last_inbound_at",
+        "opted_out_at",
+        "opted_out_via",
+        "opted_in_at",
+        "opted_in_via",
         "lock_expires_at",
         "limits_reset_at",
         "spend_24h",
@@ -340,6 +382,16 @@ class ContactAdmin(admin.ModelAdmin):
         if not obj.profile_name:
             return phone
         return format_html('{}<br><span class="quiet">{}</span>', obj.profile_name, phone)
+
+    @admin.display(description="messages", ordering="opted_out_at")
+    def consent(self, obj: Contact) -> str:
+        if obj.opted_out_at is not None:
+            return format_html(
+                '<span class="badge failed">OPTED OUT</span><br>{}', format_short_datetime(obj.opted_out_at)
+            )
+        if not consent_rules.is_window_open(obj.last_inbound_at):
+            return "window closed"
+        return "window open"
 
     @admin.display(description="last seen", ordering="last_seen_at")
     def last_seen(self, obj: Contact) -> str:
@@ -378,14 +430,16 @@ class ContactAdmin(admin.ModelAdmin):
 
     def has_lift_permission(self, request: HttpRequest) -> bool:
         # Lifting a limit lets the bot go on answering a user: the same trust as pausing or resuming it.
-        return request.user.has_perm("threads.pause_bot")
+        return self.has_change_permission(request)
 
     @admin.display(description="conversation")
     def conversation_link(self, obj: Contact) -> str:
         # Users answered only by the catalogue responder have no thread mapping: the message log is
         # where staff find their conversation.
         url = conversation_url(obj.user_phone, has_mapping=_has_mapping(obj))
-        return format_html('<a href="{}">{}</a>', url, "transcript" if _has_mapping(obj) else "messages")
+        label = "transcript" if _has_mapping(obj) else "messages"
+        inbox = reverse("inbox_conversation", args=[obj.user_phone])
+        return format_html('<a href="{}">{}</a> · <a href="{}">inbox</a>', url, label, inbox)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -394,8 +448,9 @@ class ContactAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        # The pause switch is the only editable field: it takes the pause permission.
-        return request.user.has_perm("threads.pause_bot")
+        # The pause switch is the only editable field: it takes the pause permission, and the view
+        # permission too (Django lets a change permission alone open the list, names and phones included).
+        return request.user.has_perm("threads.view_contact") and request.user.has_perm("threads.pause_bot")
 
     def save_model(self, request: HttpRequest, obj: Contact, form, change: bool) -> None:
         staff.set_bot_paused(user_phones=[obj.pk], paused=obj.bot_paused)

@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.utils.text import capfirst
 
 from .. import charts, stats
-from .display import PRICE_CHECK_ACTIONS, count_by_reason, format_ms, format_usd
+from .display import EMPTY, PRICE_CHECK_ACTIONS, count_by_reason, format_ms, format_usd
 
 STATS_PERIODS = (7, 14, 30)
 # Below this many dollars on the busiest day the cost chart counts cents: the grid shows one decimal.
@@ -26,6 +26,7 @@ def stats_view(request: HttpRequest) -> TemplateResponse:
     form = StatsPeriodForm(request.GET or None)
     days = form.cleaned_data["days"] if form.is_valid() else 14
     dashboard = stats.get_dashboard_stats(days=days)
+    handoffs = stats.get_handoff_stats(days=days)
     context = {
         **admin.site.each_context(request),
         "title": "Brenda statistics",
@@ -35,8 +36,21 @@ def stats_view(request: HttpRequest) -> TemplateResponse:
         "stats": dashboard,
         "shown": _shown_values(dashboard),
         "charts": _stats_charts(dashboard),
+        "handoffs": handoffs,
+        "handoff_reply_p50": format_duration_s(handoffs.first_reply_p50_s),
+        "handoff_reply_p95": format_duration_s(handoffs.first_reply_p95_s),
     }
     return TemplateResponse(request, "admin/threads/stats.html", context)
+
+
+def format_duration_s(seconds: int | None) -> str:
+    """Show a wait as staff say it: "45 s", "12 min", "3 h 05 min"; "—" when there is none."""
+    if seconds is None:
+        return EMPTY
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def _shown_values(dashboard: stats.DashboardStats) -> dict:

@@ -20,7 +20,7 @@ from openai.types.beta.threads import Run
 from ..exceptions import EngineError, RunFailed, RunTimeout, ThreadNotFound, ToolRoundsExceeded
 from ..pricing import Usage
 from ..tools import execute_tool_call
-from .base import BaseEngine, RunHandle, SeedMessage, remaining_s, translate_errors
+from .base import BaseEngine, RunHandle, SeedMessage, UserMessage, plain_text, remaining_s, translate_errors
 
 logger = logging.getLogger(__name__)
 
@@ -65,14 +65,19 @@ class AssistantsEngine(BaseEngine):
             self.client.beta.threads.delete(thread_id)
         logger.info("deleted thread %s", thread_id)
 
-    def add_user_message(self, thread_id: str, text: str, *, deadline: float | None = None) -> None:
-        """Add the message to the thread now (the Assistants API has no way to send it with the run)."""
+    def add_user_message(self, thread_id: str, text: str | UserMessage, *, deadline: float | None = None) -> None:
+        """Add the message to the thread now (the Assistants API has no way to send it with the run).
+
+        Images are left out, with a note for the model: this API takes an image only as an uploaded
+        file or a public URL, and Twilio's media URLs need our credentials.
+        """
         self.check_thread_id(thread_id)
+        content = plain_text(text)
         self._calls_before_run[thread_id] += 1
         with _quiet():
             self.request(
                 "threads.messages.create",
-                lambda c: c.beta.threads.messages.create(thread_id, role="user", content=text),
+                lambda c: c.beta.threads.messages.create(thread_id, role="user", content=content),
                 deadline=deadline,
             )
 

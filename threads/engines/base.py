@@ -32,6 +32,35 @@ class SeedMessage:
 
 
 @dataclass(frozen=True)
+class ImageInput:
+    """An image for the model, inline: Twilio's URLs need credentials, so the bytes travel as a data URL."""
+
+    data_url: str  # data:image/png;base64,...
+    detail: str = "low"  # low | high | auto (OPENAI_IMAGE_DETAIL)
+
+
+# Told to a model that cannot be given the image itself (the legacy Assistants engine).
+IMAGE_NOT_SHOWN = "[No puedes ver la imagen que envió: pídele que te cuente qué muestra o qué curso busca.]"
+
+
+@dataclass(frozen=True)
+class UserMessage:
+    """A user message with images beside its text: a photo and its caption, or a voice note's transcript."""
+
+    text: str
+    images: tuple[ImageInput, ...] = ()
+
+    def text_only(self) -> str:
+        """The text for an engine that takes no images, saying that the images were left out."""
+        return f"{self.text}\n{IMAGE_NOT_SHOWN}" if self.images else self.text
+
+
+def plain_text(message: "str | UserMessage") -> str:
+    """The text of a turn's input, images left out (with a note)."""
+    return message.text_only() if isinstance(message, UserMessage) else message
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """What a turn asks the model with; the settings give the default, `manage.py replay` others.
 
@@ -139,8 +168,10 @@ class BaseEngine:
         """The model asked for ("" when a remote assistant chooses it)."""
         return self.config.model if self.config else ""
 
-    def run_turn(self, thread_id: str, texts: Sequence[str], *, timeout_s: float | None = None) -> RunResult:
-        """Send `texts` (in order) as one turn and return the model's answer.
+    def run_turn(
+        self, thread_id: str, texts: Sequence["str | UserMessage"], *, timeout_s: float | None = None
+    ) -> RunResult:
+        """Send `texts` (in order; a `UserMessage` carries images too) as one turn and return the model's answer.
 
         The whole turn, tool rounds included, must end within `timeout_s` (default
         OPENAI_RUN_TIMEOUT_S) or RunTimeout is raised. An empty answer raises RunFailed, so
@@ -183,8 +214,8 @@ class BaseEngine:
         """Delete a remote thread/conversation; one that no longer exists is not an error."""
         raise NotImplementedError
 
-    def add_user_message(self, thread_id: str, text: str, *, deadline: float | None = None) -> None:
-        """Add a user message to the next run of `thread_id`."""
+    def add_user_message(self, thread_id: str, text: "str | UserMessage", *, deadline: float | None = None) -> None:
+        """Add a user message (with its images, where the engine takes them) to the next run of `thread_id`."""
         raise NotImplementedError
 
     def start_run(self, thread_id: str, *, deadline: float | None = None) -> RunHandle:
@@ -203,7 +234,7 @@ class BaseEngine:
         """Make one cheap authenticated call and describe what answered."""
         raise NotImplementedError
 
-    def start_background(self, thread_id: str, texts: Sequence[str]) -> str:
+    def start_background(self, thread_id: str, texts: Sequence["str | UserMessage"]) -> str:
         """Start a background response for `texts` and return its id."""
         raise ThreadsError(f"the {self.name} engine does not support background mode")
 

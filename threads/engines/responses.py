@@ -28,6 +28,7 @@ from .base import (
     RunHandle,
     RunResult,
     SeedMessage,
+    UserMessage,
     carrying_usage,
     remaining_s,
     translate_errors,
@@ -97,7 +98,7 @@ class ResponsesEngine(BaseEngine):
             self.client.conversations.delete(thread_id)
         logger.info("deleted conversation %s", thread_id)
 
-    def add_user_message(self, thread_id: str, text: str, *, deadline: float | None = None) -> None:
+    def add_user_message(self, thread_id: str, text: str | UserMessage, *, deadline: float | None = None) -> None:
         """Buffer the message locally: it travels with the turn's single responses.create."""
         self.check_thread_id(thread_id)
         with self._pending_lock:
@@ -170,7 +171,7 @@ class ResponsesEngine(BaseEngine):
 
     # --- background turns ------------------------------------------------------------------
 
-    def start_background(self, thread_id: str, texts: Sequence[str]) -> str:
+    def start_background(self, thread_id: str, texts: Sequence[str | UserMessage]) -> str:
         self.check_thread_id(thread_id)
         items = self._take_pending(thread_id) + [_message_item("user", text) for text in texts]
         if not items:
@@ -394,7 +395,14 @@ def _retrieve_response(response_id: str, client: openai.OpenAI) -> Response:
     return client.responses.retrieve(response_id)
 
 
-def _message_item(role: str, text: str) -> dict[str, Any]:
+def _message_item(role: str, text: str | UserMessage) -> dict[str, Any]:
+    """A message input item; a message with images gets content parts: its text, then each `input_image`."""
+    if isinstance(text, UserMessage):
+        if not text.images:
+            return {"type": "message", "role": role, "content": text.text}
+        parts: list[dict[str, Any]] = [{"type": "input_text", "text": text.text}]
+        parts += [{"type": "input_image", "image_url": i.data_url, "detail": i.detail} for i in text.images]
+        return {"type": "message", "role": role, "content": parts}
     return {"type": "message", "role": role, "content": text}
 
 

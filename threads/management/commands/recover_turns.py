@@ -13,10 +13,10 @@ from threads.recovery import keep_sweeping, recover_stale_work
 
 class Command(BaseCommand):
     help = (
-        "Finish or re-queue turns whose lease expired (their worker was killed or lost) and answer "
-        "inbound messages older than --orphan-age seconds that no turn took. Idempotent. With the "
-        "database tasks backend the workers already do this every RECOVERY_SWEEP_S; run it from cron "
-        "only with the immediate backend."
+        "Finish or re-queue turns whose lease expired (their worker was killed or lost), answer "
+        "inbound messages older than --orphan-age seconds that no turn took, and fire overdue handoff "
+        "timeouts. Idempotent. With the database tasks backend the workers already do this every "
+        "RECOVERY_SWEEP_S; run it from cron only with the immediate backend."
     )
 
     def add_arguments(self, parser):
@@ -26,7 +26,8 @@ class Command(BaseCommand):
         report = recover_stale_work(orphan_age_s=orphan_age)
         self.stdout.write(
             f"re-queued turns: {len(report.turns_requeued)}, resent turns: {len(report.turns_resent)}, "
-            f"checked background turns: {len(report.turns_checked)}, users answered: {len(report.users_resumed)}"
+            f"checked background turns: {len(report.turns_checked)}, users answered: {len(report.users_resumed)}, "
+            f"handoff timeouts: {len(report.handoffs_timed_out)}"
         )
         if keep_sweeping():
             self.stdout.write(f"recovery sweep: queued, every {settings.RECOVERY_SWEEP_S:g}s")

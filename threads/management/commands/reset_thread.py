@@ -42,6 +42,12 @@ class Command(BaseCommand):
         if thread_id:
             return self._delete_remote_only(thread_id)
         result = staff.reset_thread(user_phone=user_phone, delete_remote=delete_remote)
+        if result.thread_id is None and result.history_reset and not delete_remote:
+            self.stdout.write(
+                self.style.SUCCESS(f"{user_phone} had no thread mapping; their history starts afresh.")
+                + " The rule-based responder forgets the course and list it last discussed."
+            )
+            return
         if result.thread_id is None:
             raise CommandError(f"No thread mapping for {user_phone}.")
         self.stdout.write(

@@ -1,0 +1,258 @@
+"""The rule-based responder as a conversation: memory from the message log, English, handoff phrases,
+prices by currency, and the labelled evaluation set (tests/data/fallback_eval.jsonl)."""
+
+import re
+from collections import Counter
+
+import pytest
+
+from bench import fallback as evaluation
+from threads import message_log, repository
+from threads.fallback import MAX_REPLY_CHARS, answer, handoff_reason, is_handoff_request
+from threads.models import Turn
+from threads.services import process_user_messages
+from threads.staff import reset_thread
+
+PHONE = "whatsapp:+5215511112222"
+pytestmark = pytest.mark.django_db
+_sid = iter(range(10**6))
+
+
+def say(text: str, phone: str = PHONE) -> str:
+    """Send one WhatsApp message through the service (OpenAI off) and return the reply the user got."""
+    message_log.record_inbound(user_phone=phone, twilio_sid=f"SMfb{next(_sid):030x}", body=text)
+    assert process_user_messages(user_phone=phone) == 1
+    turn = Turn.objects.filter(user_phone=phone).latest("pk")
+    return message_log.sent_text_of_turn(turn.pk)
+
+
+# --- The evaluation set --------------------------------------------------------------
+
+
+def test_the_evaluation_set_is_answered_at_least_ninety_percent_right(demo_catalogue):
+    cases = evaluation.load_cases()
+    assert len(cases) >= 200
+    assert sum(1 for case in cases if case.get("context")) >= 40  # follow-ups that need the memory
+    assert sum(1 for case in cases if case.get("lang") == "en") >= 20
+
+    outcomes = evaluation.evaluate(cases)  # the catalogue read from the database, as in production
+
+    wrong = [(o.case["text"], o.case["intent"], o.intent, o.courses[:2]) for o in outcomes if not o.right]
+    assert evaluation.accuracy(outcomes) >= evaluation.ACCURACY_TARGET, wrong
+    assert all(len(o.reply) <= MAX_REPLY_CHARS for o in outcomes)
+
+
+def test_the_bench_catalogue_from_the_fixture_matches_the_database(demo_catalogue):
+    from courses.selectors import get_catalogue
+
+    from_database = get_catalogue()
+    from_fixture = evaluation.demo_catalogue_details()
+
+    assert [c["name"] for c in from_fixture] == [c["name"] for c in from_database]
+    assert [(c["price"], c["currency"], len(c["bonuses"]), len(c["sessions"])) for c in from_fixture] == [
+        (c["price"], c["currency"], len(c["bonuses"]), len(c["sessions"])) for c in from_database
+    ]
+
+
+def test_the_bench_prints_accuracy_per_intent_and_the_confusions(demo_catalogue, capsys):
+    cases = evaluation.load_cases()[:30]
+    result = evaluation.report(evaluation.evaluate(cases, evaluation.demo_catalogue_details()))
+
+    out = capsys.readouterr().out
+    assert "accuracy per expected intent" in out and "confusions" in out
+    assert result["cases"] == 30 and sum(v["cases"] for v in result["by_intent"].values()) == 30
+
+
+# --- Memory, through the message log -------------------------------------------------
+
+
+def test_follow_ups_resolve_against_the_last_list_and_the_last_course(openai_off, outbox, demo_catalogue):
+    listed = say("¿qué cursos tienen para principiantes?")
+    assert listed.startswith("Cursos de nivel *Principiante*:\n1. *Prompt engineering")
+
+    detail = say("el segundo")
+    assert detail.startswith("*Introducción a la Inteligencia Artificial*\n")
+
+    price = say("¿y cuánto cuesta?")
+    assert price.startswith("*Introducción a la Inteligencia Artificial* cuesta *$2,990 MXN*")
+
+    syllabus = say("ok, ¿y el temario?")
+    assert syllabus.startswith("*Introducción a la Inteligencia Artificial*: 6 sesiones (9 h en total).\n1. ")
+
+    dates = say("¿cuándo empieza?")
+    assert dates.startswith("No tengo ese dato: el catálogo no incluye las fechas de inicio de *Introducción")
+
+    other = say("¿y el primero cuánto cuesta?")
+    assert other.startswith("*Prompt engineering: comunica mejor con la IA* cuesta *$1,490 MXN*")
+
+
+def test_see_more_continues_the_last_list(openai_off, outbox, demo_catalogue):
+    first = say("cursos")
+    second = say("ver más")
+    third = say("ver más")
+
+    names = re.compile(r"^\d\. \*([^*]+)\*", re.M)
+    shown = names.findall(first) + names.findall(second) + names.findall(third)
+    assert len(shown) == len(set(shown)) == 11  # every active course once, four at a time
+    assert say("ver más").startswith("Ya te mostré todos los cursos de esa lista.")
+
+
+def test_the_memory_starts_afresh_after_a_thread_reset(openai_off, outbox, demo_catalogue):
+    repository.save_thread_id(PHONE, "conv_before_the_outage")  # a user the model had answered before
+    say("machine learning")
+    assert say("¿cuánto cuesta?").startswith("*Machine Learning aplicado* cuesta")
+
+    assert reset_thread(user_phone=PHONE).mapping_deleted
+
+    assert say("¿cuánto cuesta?").startswith("Nuestros precios: de *$1,490 MXN*")
+
+
+def test_the_memory_reads_the_models_replies_too(demo_catalogue):
+    history = [
+        ("user", "algo para mi equipo de ventas"),
+        (
+            "assistant",
+            "Te sugiero dos:\n1. *Prompt engineering: comunica mejor con la IA*\n2. *IA generativa para marketing*",
+        ),
+    ]
+
+    result = answer(["¿cuánto cuesta el segundo?"], history=history)
+
+    assert result.text.startswith("*IA generativa para marketing* cuesta *$4,590 MXN*")
+
+
+def test_the_whole_menu_is_not_repeated_to_someone_who_has_seen_it(openai_off, outbox, demo_catalogue):
+    first = say("hola")
+    assert "Puedo ayudarte con:" in first
+
+    again = say("asdfgh")
+
+    assert again.startswith("No te entendí bien.") and "Puedo ayudarte con:" not in again
+
+
+# --- English -------------------------------------------------------------------------
+
+
+def test_english_is_answered_in_english_with_the_same_facts(demo_catalogue):
+    spanish = answer(["¿Cuánto cuesta el curso de marketing?"]).text
+    english = answer(["How much is the marketing course?"]).text
+
+    assert english.startswith("*IA generativa para marketing* costs *$4,590 MXN* (hybrid, intermediate level).")
+    assert "$4,590 MXN" in spanish and "cuesta" in spanish
+
+
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        ("Hi", "Hi! I'm Brenda"),
+        ("What courses do you have?", "We have 11 AI courses."),
+        ("When does it start?", "I don't have that: the catalogue does not include start dates."),
+        ("Can I talk to a human?", "Of course! A person from our team will contact you in this chat."),
+    ],
+)
+def test_english_messages_get_english_replies(demo_catalogue, text, start):
+    assert answer([text]).text.startswith(start)
+
+
+@pytest.mark.parametrize("text", ["hola", "ok", "python", "cuanto cuesta el de marketing"])
+def test_spanish_stays_the_default(demo_catalogue, text):
+    assert answer([text]).intent.lang == "es"
+
+
+# --- Requests for a person (the handoff feature calls this) ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("quiero hablar con una persona", "person"),
+        ("Quiero hablar con un asesor", "person"),
+        ("¿puedo hablar con alguien?", "person"),
+        ("pásame con un humano", "person"),
+        ("asesor", "person"),
+        ("ASESORÍA", "person"),
+        ("prefiero que me atienda una persona real", "person"),
+        ("¿me pueden llamar?", "call"),
+        ("llámenme porfa", "call"),
+        ("quiero quejarme", "complaint"),
+        ("tengo una queja", "complaint"),
+        ("Can I talk to a human?", "person"),
+        ("I want to speak with someone", "person"),
+        ("please call me", "call"),
+        ("I want to make a complaint", "complaint"),
+    ],
+)
+def test_requests_for_a_person_are_recognised_with_their_reason(text, reason):
+    assert is_handoff_request(text)
+    assert handoff_reason(text) == reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cursos para personas sin experiencia",
+        "¿tienen curso de agentes de IA?",
+        "quiero un agente de IA para mi negocio",
+        "hola",
+        "cuánto cuesta",
+        "",
+        "BAJA",
+        "I want to learn python",
+    ],
+)
+def test_other_messages_are_not_requests_for_a_person(text):
+    assert not is_handoff_request(text)
+
+
+# --- Prices grouped by currency; WhatsApp's format --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["precios"],
+        ["precios", "ver más"],
+        ["precio de los cursos avanzados"],
+        ["cursos avanzados", "¿cuánto cuestan?"],
+        ["¿cuál es el más barato?"],
+        ["¿cuál es el más caro?"],
+        ["menos de 500 dólares"],
+    ],
+)
+def test_no_price_list_mixes_currencies(demo_catalogue, texts):
+    history: list[tuple[str, str]] = []
+    for text in texts:
+        text_reply = answer([text], history=history).text
+        history += [("user", text), ("assistant", text_reply)]
+
+    groups = re.split(r"^\*En [A-Z]{3}\*$", text_reply, flags=re.M)
+    currencies_per_group = [set(re.findall(r"\$[\d,.]+ ([A-Z]{3})", group)) for group in groups[1:]]
+    assert all(len(found) <= 1 for found in currencies_per_group), text_reply
+    if len(groups) == 1:  # one currency in the whole list, or one line per currency
+        lines = [line for line in text_reply.splitlines() if re.search(r"\$[\d,.]+ [A-Z]{3}", line)]
+        assert all(len(set(re.findall(r"\$[\d,.]+ ([A-Z]{3})", line))) == 1 for line in lines)
+
+
+def test_replies_keep_whatsapp_format(demo_catalogue):
+    for text in ["cursos", "precios", "python", "machine learning", "tienen certificado?", "soy contador"]:
+        text_reply = answer([text]).text
+        assert "**" not in text_reply and len(text_reply) <= MAX_REPLY_CHARS
+        numbered = Counter(re.findall(r"^(\d)\. \*", text_reply, flags=re.M))
+        assert all(int(n) <= 4 for n in numbered)
+
+
+def test_a_reset_clears_the_memory_of_a_user_without_a_thread(db):
+    """Only the rule-based responder answered this user: no mapping, but the reset still starts afresh."""
+    from django.utils import timezone
+
+    from threads.models import Contact
+    from threads.staff import reset_thread
+
+    Contact.objects.create(user_phone="whatsapp:+5215500001111")
+    before = timezone.now()
+
+    result = reset_thread(user_phone="whatsapp:+5215500001111")
+
+    assert result.thread_id is None and result.history_reset
+    assert Contact.objects.get(pk="whatsapp:+5215500001111").history_starts_at >= before
+    assert not reset_thread(user_phone="whatsapp:+5215599999999").history_reset  # unknown: nothing to reset

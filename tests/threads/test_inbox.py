@@ -1,0 +1,179 @@
+"""The staff inbox: every conversation listed, a conversation as a chat, the polled JSON, actions and permissions."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from threads import message_log
+from threads.models import Contact, Handoff, Message, OaThreadMap
+from threads.services import process_user_messages
+
+PHONE = "whatsapp:+5215533334444"
+OTHER = "whatsapp:+5215599998888"
+pytestmark = pytest.mark.django_db
+_sid = iter(range(10**6))
+
+
+def say(text: str, phone: str = PHONE, name: str = "Lucía") -> None:
+    message_log.record_inbound(user_phone=phone, twilio_sid=f"SM{next(_sid):032x}", body=text, profile_name=name)
+    process_user_messages(user_phone=phone)
+
+
+def staff_user(django_user_model, *codenames: str):
+    user = django_user_model.objects.create_user(f"staff{next(_sid)}", password="a-long-staff-password-1")
+    user.is_staff = True
+    user.save()
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="threads", codename__in=codenames))
+    return user
+
+
+@pytest.fixture
+def agent(client, django_user_model):
+    user = staff_user(django_user_model, "use_inbox", "send_staff_message", "pause_bot", "reset_thread")
+    client.force_login(user)
+    return user
+
+
+def conversation_url(phone: str = PHONE, name: str = "inbox_conversation") -> str:
+    return reverse(name, args=[phone])
+
+
+def test_the_inbox_lists_a_contact_answered_only_by_the_rule_based_responder(openai_off, outbox, client, agent):
+    say("hola, ¿qué cursos tienen?")
+    assert not OaThreadMap.objects.exists()
+
+    page = client.get(reverse("inbox"))
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Lucía" in text and PHONE in text and "no thread" in text and "unread" in text
+    assert conversation_url() in text
+
+
+def test_waiting_contacts_come_first_and_filters_and_search_narrow_the_list(openai_off, outbox, client, agent):
+    say("hola", phone=OTHER, name="Pedro")
+    say("quiero hablar con una persona")  # Lucía waits for staff
+    say("¿y precios?", phone=OTHER, name="Pedro")  # Pedro's activity is newer
+
+    rows = client.get(reverse("inbox")).context["parts"]["inbox-rows"]
+    assert rows.index("Lucía") < rows.index("Pedro") and "waiting for staff" in rows
+
+    waiting = client.get(reverse("inbox"), {"status": "waiting"}).context["parts"]["inbox-rows"]
+    assert "Lucía" in waiting and "Pedro" not in waiting
+    found = client.get(reverse("inbox"), {"q": "pedro"}).context["parts"]["inbox-rows"]
+    assert "Pedro" in found and "Lucía" not in found
+    by_phone = client.get(reverse("inbox"), {"q": "3333"}).context["parts"]["inbox-rows"]
+    assert "Lucía" in by_phone and "Pedro" not in by_phone
+
+
+def test_the_conversation_page_is_a_chat_with_labels_and_marks_it_read(openai_off, outbox, client, agent):
+    say("quiero hablar con una persona")
+    client.post(reverse("inbox_reply", args=[PHONE]), {"text": "Hola Lucía, soy Carla"})
+
+    page = client.get(conversation_url())
+
+    text = page.content.decode()
+    assert 'class="bubble from-user"' in text and "origin-fallback" in text and "origin-staff" in text
+    assert "Rule-based responder" in text and "Staff · " in text and "Hola Lucía, soy Carla" in text
+    assert "bot paused" in text and 'id="reply-send"' in text
+    assert Contact.objects.get(pk=PHONE).staff_read_at is not None
+    assert "unread" not in client.get(reverse("inbox")).context["parts"]["inbox-rows"]
+
+
+def test_the_poll_answers_unchanged_until_a_message_arrives(openai_off, outbox, client, agent):
+    say("hola")
+    first = client.get(conversation_url(name="inbox_conversation_updates")).json()
+    listed = client.get(reverse("inbox_updates")).json()
+    assert first["changed"] is True and "hola" in first["parts"]["inbox-transcript"]
+
+    again = client.get(conversation_url(name="inbox_conversation_updates"), {"version": first["version"]}).json()
+    assert again == {"version": first["version"], "changed": False}
+    assert client.get(reverse("inbox_updates"), {"version": listed["version"]}).json()["changed"] is False
+
+    say("¿siguen ahí?")
+    later = client.get(conversation_url(name="inbox_conversation_updates"), {"version": first["version"]}).json()
+    assert later["changed"] is True and "¿siguen ahí?" in later["parts"]["inbox-transcript"]
+    assert client.get(reverse("inbox_updates"), {"version": listed["version"]}).json()["changed"] is True
+
+
+def test_reply_resolve_pause_resume_and_reset(openai_off, outbox, client, agent):
+    say("quiero hablar con una persona")
+    OaThreadMap.objects.create(user_phone=PHONE, thread_id="conv_inbox1")
+
+    assert client.post(reverse("inbox_resolve", args=[PHONE])).status_code == 302
+    assert Contact.objects.get(pk=PHONE).waiting_since is None and Handoff.objects.get().outcome == "resolved"
+    client.post(reverse("inbox_resume", args=[PHONE]))
+    assert not Contact.objects.get(pk=PHONE).bot_paused
+    client.post(reverse("inbox_pause", args=[PHONE]))
+    assert Contact.objects.get(pk=PHONE).bot_paused
+    client.post(reverse("inbox_reply", args=[PHONE]), {"text": "Te escribo en un momento"})
+    assert outbox[-1].body == "Te escribo en un momento"
+    assert Message.objects.filter(origin="staff", staff_user=agent).exists()
+    client.post(reverse("inbox_reset", args=[PHONE]))
+    assert not OaThreadMap.objects.filter(pk=PHONE).exists()
+
+
+def test_an_unknown_number_is_a_404_and_get_cannot_act(client, agent):
+    assert client.get(conversation_url(OTHER)).status_code == 404
+    assert client.get(reverse("inbox_pause", args=[OTHER])).status_code == 405
+
+
+def test_actions_need_the_csrf_token(openai_off, outbox, django_user_model):
+    from django.test import Client
+
+    say("hola")
+    csrf_client = Client(enforce_csrf_checks=True)
+    csrf_client.force_login(staff_user(django_user_model, "use_inbox", "pause_bot"))
+
+    assert csrf_client.post(reverse("inbox_pause", args=[PHONE])).status_code == 403
+    assert not Contact.objects.get(pk=PHONE).bot_paused
+
+
+ALL_URLS = [
+    ("get", "inbox", False),
+    ("get", "inbox_updates", False),
+    ("get", "inbox_conversation", True),
+    ("get", "inbox_conversation_updates", True),
+    ("post", "inbox_reply", True),
+    ("post", "inbox_template", True),
+    ("post", "inbox_pause", True),
+    ("post", "inbox_resume", True),
+    ("post", "inbox_resolve", True),
+    ("post", "inbox_reset", True),
+]
+
+
+@pytest.mark.parametrize(("method", "name", "with_phone"), ALL_URLS)
+def test_staff_without_the_inbox_permission_get_403_everywhere(
+    method, name, with_phone, openai_off, outbox, client, django_user_model
+):
+    say("hola")
+    client.force_login(staff_user(django_user_model, "send_staff_message", "pause_bot", "reset_thread"))
+    url = reverse(name, args=[PHONE] if with_phone else [])
+
+    response = getattr(client, method)(url, {"text": "hola"} if method == "post" else {})
+
+    assert response.status_code == 403
+    assert not Message.objects.filter(direction="out", origin="staff").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "codename"),
+    [
+        ("inbox_reply", "send_staff_message"),
+        ("inbox_pause", "pause_bot"),
+        ("inbox_reset", "reset_thread"),
+        ("inbox_resolve", "pause_bot"),
+    ],
+)
+def test_each_action_needs_its_own_permission_too(name, codename, openai_off, outbox, client, django_user_model):
+    say("hola")
+    client.force_login(staff_user(django_user_model, "use_inbox"))
+
+    assert client.post(reverse(name, args=[PHONE]), {"text": "hola"}).status_code == 403
+
+
+def test_anonymous_users_are_sent_to_the_login(client):
+    response = client.get(reverse("inbox_updates"))
+
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]

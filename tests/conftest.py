@@ -5,6 +5,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from messaging import backends
+from tests.browser_support import browser  # noqa: F401  (the headless-Chromium driver of the browser tests)
 from tests.fakes.openai import FakeOpenAI
 
 

@@ -1,56 +1,17 @@
 """A staff member in a real browser (headless Chromium from Debian, driven by Selenium):
 log in, find a user, read the transcript, pause the bot, reply by hand, reset the thread, see the stats."""
 
-import shutil
-
 import pytest
 from django.contrib.admin.utils import quote
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from messaging import backends
+from tests.browser_support import BROWSER_TEST, click_and_wait, csp_violations, log_in_as_staff
 from threads.models import Contact, Message, OaThreadMap, Turn
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 PHONE = "whatsapp:+5215512340000"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not (CHROMIUM and CHROMEDRIVER),
-        reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver; .ci/run does)",
-    ),
-]
-
-
-@pytest.fixture
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,1000",
-    ):
-        options.add_argument(flag)
-    # The console shows each Content-Security-Policy violation: csp_violations() reads them.
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.implicitly_wait(5)
-    yield driver
-    driver.quit()
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture
@@ -85,34 +46,12 @@ def conversation():
     )
 
 
-def click_and_wait(browser, selector: str) -> None:
-    """Click the element and wait until the page it leads to has loaded (clicks return before that)."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    button = browser.find_element(By.CSS_SELECTOR, selector)
-    button.click()
-    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(button))
-    WebDriverWait(browser, 15).until(lambda b: b.execute_script("return document.readyState") == "complete")
-
-
-def csp_violations(browser) -> list[str]:
-    """Console messages about the Content-Security-Policy since the last call (reading empties the log)."""
-    return [entry["message"] for entry in browser.get_log("browser") if "Content Security Policy" in entry["message"]]
-
-
 def test_staff_member_reads_pauses_replies_resets_and_sees_stats(browser, live_server, conversation, settings):
     from selenium.webdriver.common.by import By
 
     settings.MESSAGING_BACKEND = "messaging.backends.LocmemBackend"
     backends.outbox.clear()
-    get_user_model().objects.create_superuser("staff", "staff@example.com", "a-long-staff-password-1")
-
-    browser.get(f"{live_server.url}/admin/login/")
-    browser.find_element(By.NAME, "username").send_keys("staff")
-    browser.find_element(By.NAME, "password").send_keys("a-long-staff-password-1")
-    click_and_wait(browser, "input[type=submit]")
+    log_in_as_staff(browser, live_server)
     assert "Statistics" in browser.page_source  # the admin index links the stats page
     assert csp_violations(browser) == []
 

@@ -1,24 +1,14 @@
 """The staff inbox in a real browser (headless Chromium): a message arrives while the inbox is open and
 appears without a reload; then staff open the conversation, see the next message arrive, reply and resume the bot."""
 
-import pytest
-from django.contrib.auth import get_user_model
-
 from messaging import backends
-from tests.test_browser import CHROMEDRIVER, CHROMIUM, browser, click_and_wait  # noqa: F401  (browser: a fixture)
+from tests.browser_support import BROWSER_TEST, click_and_wait, log_in_as_staff
 from threads import message_log
 from threads.models import Contact, Message
 from threads.services import process_user_messages
 
 PHONE = "whatsapp:+5215577776666"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not (CHROMIUM and CHROMEDRIVER),
-        reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver; .ci/run does)",
-    ),
-]
+pytestmark = BROWSER_TEST
 _sid = iter(range(10**6))
 
 
@@ -28,28 +18,28 @@ def user_writes(text: str) -> None:
 
 
 def wait_for_text(driver, element_id: str, text: str, timeout: float = 15) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, timeout).until(lambda b: text in b.find_element(By.ID, element_id).text)
+    # The page's poll may swap the element between finding it and reading it: look again then.
+    WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda b: text in b.find_element(By.ID, element_id).text
+    )
 
 
-def test_new_messages_appear_live_then_staff_reply_and_resume(browser, live_server, settings, openai_off):  # noqa: F811
+def test_new_messages_appear_live_then_staff_reply_and_resume(browser, live_server, settings, openai_off):
     from selenium.webdriver.common.by import By
 
     settings.MESSAGING_BACKEND = "messaging.backends.LocmemBackend"
     settings.BUSINESS_HOURS = "always"
     backends.outbox.clear()
     user_writes("Hola, ¿qué cursos tienen?")
-    get_user_model().objects.create_superuser("staff", "staff@example.com", "a-long-staff-password-1")
-    browser.get(f"{live_server.url}/admin/login/")
-    browser.find_element(By.NAME, "username").send_keys("staff")
-    browser.find_element(By.NAME, "password").send_keys("a-long-staff-password-1")
-    click_and_wait(browser, "input[type=submit]")
+    log_in_as_staff(browser, live_server)
 
     # The inbox is open; the user asks for a person: the row shows it without a reload.
     browser.get(f"{live_server.url}/admin/inbox/")
-    assert "Valeria" in browser.find_element(By.ID, "inbox-rows").text
+    wait_for_text(browser, "inbox-rows", "Valeria")
     browser.execute_script("window.stillTheSamePage = true")
     user_writes("quiero hablar con una persona")
     wait_for_text(browser, "inbox-rows", "waiting for staff")
@@ -57,7 +47,7 @@ def test_new_messages_appear_live_then_staff_reply_and_resume(browser, live_serv
 
     # The conversation: the next message arrives live, staff reply, then hand back to the bot.
     click_and_wait(browser, f"a[href*='{PHONE}']")
-    assert "bot paused" in browser.find_element(By.ID, "inbox-state").text
+    wait_for_text(browser, "inbox-state", "bot paused")
     browser.execute_script("window.stillTheSamePage = true")
     user_writes("¿Me pueden ayudar con el pago?")
     wait_for_text(browser, "inbox-transcript", "¿Me pueden ayudar con el pago?")
@@ -66,11 +56,11 @@ def test_new_messages_appear_live_then_staff_reply_and_resume(browser, live_serv
     browser.find_element(By.NAME, "text").send_keys("Hola Valeria, soy Carla. Te ayudo con el pago.")
     click_and_wait(browser, "#reply-send")
     assert backends.outbox[-1].body == "Hola Valeria, soy Carla. Te ayudo con el pago."
-    assert "Hola Valeria, soy Carla" in browser.find_element(By.ID, "inbox-transcript").text
+    wait_for_text(browser, "inbox-transcript", "Hola Valeria, soy Carla")
     assert Contact.objects.get(pk=PHONE).waiting_since is None
 
     click_and_wait(browser, "#action-resume")
     assert not Contact.objects.get(pk=PHONE).bot_paused
-    assert "bot answering" in browser.find_element(By.ID, "inbox-state").text
+    wait_for_text(browser, "inbox-state", "bot answering")
     assert Message.objects.filter(origin="staff", user_phone=PHONE).count() == 1
     backends.outbox.clear()

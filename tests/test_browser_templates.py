@@ -2,29 +2,20 @@
 
 from datetime import timedelta
 
-import pytest
 from django.contrib.admin.utils import quote
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from messaging import backends
-from tests.test_browser import CHROMEDRIVER, CHROMIUM, browser, click_and_wait, csp_violations  # noqa: F401
+from tests.browser_support import BROWSER_TEST, click_and_wait, csp_violations, log_in_as_staff
 from threads.models import Contact, Message, MessageTemplate, OaThreadMap
 
 PHONE = "whatsapp:+5215512349999"
 CONTENT_SID = "HX" + "e" * 32
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not (CHROMIUM and CHROMEDRIVER),
-        reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver; .ci/run does)",
-    ),
-]
+pytestmark = BROWSER_TEST
 
 
-def test_staff_send_a_template_when_the_window_is_closed(browser, live_server, settings):  # noqa: F811
+def test_staff_send_a_template_when_the_window_is_closed(browser, live_server, settings):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
@@ -38,11 +29,7 @@ def test_staff_send_a_template_when_the_window_is_closed(browser, live_server, s
         body="Hola {{1}}, ¿retomamos lo de {{2}}?",
         variables="1: nombre\n2: curso",
     )
-    get_user_model().objects.create_superuser("staff", "staff@example.com", "a-long-staff-password-1")
-    browser.get(f"{live_server.url}/admin/login/")
-    browser.find_element(By.NAME, "username").send_keys("staff")
-    browser.find_element(By.NAME, "password").send_keys("a-long-staff-password-1")
-    click_and_wait(browser, "input[type=submit]")
+    log_in_as_staff(browser, live_server)
 
     # The free-form form says the window is closed and links to a template instead.
     browser.get(f"{live_server.url}/admin/threads/oathreadmap/{quote(PHONE)}/change/")

@@ -62,7 +62,8 @@ def test_debug_off_with_a_missing_default_or_weak_secret_key_refuses_to_start(tm
 
     output = completed.stdout + completed.stderr
     assert completed.returncode != 0
-    assert "ImproperlyConfigured: SECRET_KEY is missing, the development default or too weak" in output
+    assert "Configuration error: SECRET_KEY is missing, the development default or too weak" in output
+    assert "Traceback" not in output  # an operator reads one line that says what to do
     assert "secrets.token_urlsafe(50)" in output  # the message says how to make one
     if key:
         assert key not in output  # never the key itself

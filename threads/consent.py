@@ -165,34 +165,39 @@ def contact_for_sending(user_phone: str) -> Contact | None:
 
 
 def opt_out(user_phone: str, *, via: str, at: datetime | None = None) -> bool:
-    """Record that the user wants no more messages; False when they had opted out already."""
+    """Record that the user wants no more messages; False when they had opted out already.
+
+    The confirmation that follows counts as the day's notice: no reminder for 24 hours.
+    """
     at = at or timezone.now()
-    with transaction.atomic():
-        changed = Contact.objects.filter(pk=user_phone, opted_out_at__isnull=True).update(
-            opted_out_at=at, opted_out_via=via[:40], optout_notice_at=at
-        )
-        if changed:
-            ConsentEvent.objects.create(
-                user_phone=user_phone, kind=ConsentEvent.Kind.OPT_OUT, via=via[:40], created_at=at
-            )
-    if changed:
-        logger.info("%s opted out (%s)", user_phone, via)
-    return bool(changed)
+    return _change_consent(
+        user_phone,
+        ConsentEvent.Kind.OPT_OUT,
+        via=via,
+        at=at,
+        opted_out_at=at,
+        opted_out_via=via[:40],
+        optout_notice_at=at,
+    )
 
 
 def opt_in(user_phone: str, *, via: str, at: datetime | None = None) -> bool:
     """Record that the user wants messages again; False when they had not opted out."""
     at = at or timezone.now()
+    return _change_consent(
+        user_phone, ConsentEvent.Kind.OPT_IN, via=via, at=at, opted_out_at=None, opted_in_at=at, opted_in_via=via[:40]
+    )
+
+
+def _change_consent(user_phone: str, kind: str, *, via: str, at: datetime, **fields: object) -> bool:
+    """One conditional UPDATE from the other state, and its event, together; False when nothing changed."""
+    opting_out = kind == ConsentEvent.Kind.OPT_OUT
     with transaction.atomic():
-        changed = Contact.objects.filter(pk=user_phone, opted_out_at__isnull=False).update(
-            opted_out_at=None, opted_in_at=at, opted_in_via=via[:40], optout_notice_at=None
-        )
+        changed = Contact.objects.filter(pk=user_phone, opted_out_at__isnull=opting_out).update(**fields)
         if changed:
-            ConsentEvent.objects.create(
-                user_phone=user_phone, kind=ConsentEvent.Kind.OPT_IN, via=via[:40], created_at=at
-            )
+            ConsentEvent.objects.create(user_phone=user_phone, kind=kind, via=via[:40], created_at=at)
     if changed:
-        logger.info("%s opted back in (%s)", user_phone, via)
+        logger.info("%s %s (%s)", user_phone, "opted out" if opting_out else "opted back in", via)
     return bool(changed)
 
 

@@ -49,22 +49,18 @@ def accept_inbound_message(
     The contact is created or touched on the way (`message_log.record_inbound`). The task can
     never start before the message is committed, so a worker never picks up a message it cannot
     see yet: with the database task backend it is inserted in the message's own transaction
-    (both commit together, before the webhook answers 200), with any other backend it is queued
-    after commit. A copy of a message already stored queues nothing, unless it is stranded: its
+    (both commit together, before the webhook answers 200; on PostgreSQL in one statement), with
+    any other backend it is queued after commit. A copy of a message already stored queues nothing, unless it is stranded: its
     task never got queued (the enqueue after commit failed and we answered 500), and the
     re-delivery Twilio sends for that 500 is what queues it now.
     """
+    work = scheduling.Work(scheduling.PROCESS_USER_MESSAGES, (user_phone,))
     message, created = message_log.record_inbound(
-        user_phone=user_phone,
-        twilio_sid=twilio_sid,
-        body=body,
-        media=media,
-        profile_name=profile_name,
-        with_new=lambda _message: scheduling.run_soon_on_commit(scheduling.PROCESS_USER_MESSAGES, user_phone),
+        user_phone=user_phone, twilio_sid=twilio_sid, body=body, media=media, profile_name=profile_name, queue=work
     )
     queued = created or message_log.is_stranded(message)
     if queued and not created:
-        scheduling.run_soon_on_commit(scheduling.PROCESS_USER_MESSAGES, user_phone)
+        work.run_soon_on_commit()
     return InboundResult(
         message_id=message.pk, user_phone=user_phone, twilio_sid=twilio_sid, created=created, queued=queued
     )

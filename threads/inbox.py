@@ -6,9 +6,8 @@ JSON endpoints the page polls render the same rows, so a refresh shows exactly w
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from .consent import is_window_open, window_closes_at
@@ -17,7 +16,8 @@ from .models import Contact, Message, OaThreadMap
 PAGE_SIZE = 50
 TRANSCRIPT_LIMIT = 300
 PREVIEW_CHARS = 90
-_UNREAD = Q(new_since_read=True) | Q(staff_read_at__isnull=True, has_inbound=True)
+# Unread, as `_is_unread` says: `last_inbound_at` is the user's latest message (message_log keeps it).
+_UNREAD = Q(last_inbound_at__gt=F("staff_read_at")) | Q(staff_read_at__isnull=True, last_inbound_at__isnull=False)
 FILTERS = {
     "": "All",
     "waiting": "Waiting for staff",
@@ -51,24 +51,32 @@ class InboxRow:
 
 
 def list_conversations(*, status: str = "", query: str = "", page: int = 1) -> tuple[list[InboxRow], int]:
-    """Return a page of conversations, waiting ones first (longest wait on top), then newest activity; and the total."""
+    """Return a page of conversations, waiting ones first (longest wait on top), then newest activity; and the total.
+
+    Bounded whatever the number of contacts: the order comes from contact columns the message
+    log keeps (`last_activity_at`, `last_inbound_at`) and their indexes, one count, at most two
+    page reads (waiting, then the rest), and the last message and thread of the page's rows only.
+    """
     contacts = _filtered(status=status, query=query)
-    total = contacts.count()
+    counts = contacts.aggregate(total=Count("pk"), waiting=Count("pk", filter=Q(waiting_since__isnull=False)))
+    total, waiting = counts["total"], counts["waiting"]
     start = (max(page, 1) - 1) * PAGE_SIZE
-    # Annotated contacts (last_id, mapped, new_since_read, has_inbound: see _filtered).
-    page_contacts: list[Any] = list(
-        contacts.order_by(F("waiting_since").asc(nulls_last=True), F("last_at").desc(nulls_last=True), "user_phone")[
-            start : start + PAGE_SIZE
+    end = start + PAGE_SIZE
+    page_contacts: list[Contact] = []
+    if start < waiting:  # the few waiting ones (a partial index) come first
+        page_contacts += contacts.filter(waiting_since__isnull=False).order_by("waiting_since", "user_phone")[start:end]
+    if end > waiting:  # then the others by activity (index contacts_last_activity)
+        page_contacts += contacts.filter(waiting_since__isnull=True).order_by("-last_activity_at", "user_phone")[
+            max(start - waiting, 0) : end - waiting
         ]
-    )
-    last = Message.objects.in_bulk([c.last_id for c in page_contacts if c.last_id])
+    last, mapped = _latest_messages_and_mapped([c.user_phone for c in page_contacts])
     now = timezone.now()
     rows = [
         InboxRow(
             contact=c,
-            last_message=last.get(c.last_id),
-            mapped=c.mapped,
-            unread=c.new_since_read or (c.staff_read_at is None and c.has_inbound),
+            last_message=last.get(c.user_phone),
+            mapped=c.user_phone in mapped,
+            unread=_is_unread(c),
             window_open=is_window_open(c.last_inbound_at, now=now),
         )
         for c in page_contacts
@@ -76,17 +84,25 @@ def list_conversations(*, status: str = "", query: str = "", page: int = 1) -> t
     return rows, total
 
 
+def _is_unread(contact: Contact) -> bool:
+    """A user message came after staff last opened the conversation (or staff never did)."""
+    last_in, read = contact.last_inbound_at, contact.staff_read_at
+    return last_in is not None and (read is None or last_in > read)
+
+
+def _latest_messages_and_mapped(phones: list[str]) -> tuple[dict[str, Message], set[str]]:
+    """The latest message of each of `phones` (one indexed look-up each) and which of them have a thread."""
+    if not phones:
+        return {}, set()
+    latest = Message.objects.filter(user_phone=OuterRef("user_phone")).order_by("-created_at", "-id").values("id")[:1]
+    ids = Contact.objects.filter(pk__in=phones).annotate(last_id=Subquery(latest)).values("last_id")
+    messages = {m.user_phone: m for m in Message.objects.filter(pk__in=ids)}
+    mapped = set(OaThreadMap.objects.filter(pk__in=phones).values_list("pk", flat=True))
+    return messages, mapped
+
+
 def _filtered(*, status: str, query: str) -> QuerySet[Contact]:
-    latest = Message.objects.filter(user_phone=OuterRef("pk")).order_by("-created_at", "-id")
-    inbound = Message.objects.filter(user_phone=OuterRef("pk"), direction=Message.Direction.INBOUND)
-    contacts = Contact.objects.annotate(
-        last_at=Subquery(latest.values("created_at")[:1]),
-        last_id=Subquery(latest.values("id")[:1]),
-        mapped=Exists(OaThreadMap.objects.filter(user_phone=OuterRef("pk"))),
-        # Unread: a user message after staff last opened the conversation, or any if they never did.
-        new_since_read=Exists(inbound.filter(created_at__gt=OuterRef("staff_read_at"))),
-        has_inbound=Exists(inbound),
-    )
+    contacts = Contact.objects.all()
     for word in query.split():
         contacts = contacts.filter(Q(user_phone__icontains=word) | Q(profile_name__icontains=word))
     window_start = timezone.now() - timedelta(hours=24)

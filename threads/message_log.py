@@ -5,7 +5,8 @@ re-delivered webhook is recognised and nothing the user wrote is ever lost.
 """
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
@@ -14,12 +15,15 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from . import inbound_sql, scheduling
 from .consent import keyword_of
 from .models import Contact, Message, MessageTemplate, Turn
 
 logger = logging.getLogger(__name__)
 
 TRANSCRIPT_SEED_LIMIT = 20
+# Outbound messages that move a conversation up the staff inbox (bot replies follow a user message that did).
+ACTIVITY_ORIGINS = frozenset({Message.Origin.STAFF, Message.Origin.SYSTEM})
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ def record_inbound(
     body: str,
     media: Sequence[InboundMedia] = (),
     profile_name: str = "",
-    with_new: Callable[[Message], object] | None = None,
+    queue: scheduling.Work | None = None,
 ) -> tuple[Message, bool]:
     """Store an inbound message once per `MessageSid`; return it and whether it is new.
 
@@ -44,65 +48,87 @@ def record_inbound(
     `twilio_sid` decides which copy wins, the others get the stored row back. This is the
     webhook's hot path, hence one short transaction (the contact upsert, which also returns the
     pause flag, then the message insert) and no duplicate look-up first: duplicates are rare and
-    the constraint catches them. `with_new(message)` runs inside that transaction for a new
-    message only: work that must commit with it, or not at all (its task). A message that
-    arrives while staff have taken over is held, never answered by the bot, even if the bot is
-    resumed before a worker gets to it.
+    the constraint catches them. `queue` is work to enqueue for a new message only, which must
+    commit with it or not at all: with the database task backend its row is written in the same
+    transaction (on PostgreSQL the contact, the message and the task are one statement); with
+    any other backend it is enqueued after commit. A message that arrives while staff have taken
+    over is held, never answered by the bot, even if the bot is resumed before a worker gets to it.
     """
     now = timezone.now()
-    message = Message(
-        user_phone=user_phone,
-        direction=Message.Direction.INBOUND,
-        origin=Message.Origin.USER,
-        twilio_sid=twilio_sid,
-        body=body,
-        media=[
+    values = {
+        "user_phone": user_phone,
+        "direction": Message.Direction.INBOUND,
+        "origin": Message.Origin.USER,
+        "twilio_sid": twilio_sid,
+        "body": body,
+        "media": [
             {"url": m.url, "content_type": m.content_type, **({"sticker": True} if m.sticker else {})} for m in media
         ],
-        created_at=now,
-    )
+        "created_at": now,
+    }
+    message = Message(**values, updated_at=now)
+    # A consent keyword is never held: opting out or in beats a staff takeover.
+    status_if_paused = Message.Status.HELD if keyword_of(body) is None else Message.Status.RECEIVED
+    contact = {
+        "user_phone": user_phone,
+        "profile_name": profile_name,
+        "first_seen_at": now,
+        "last_seen_at": now,
+        "last_inbound_at": now,
+        "last_activity_at": now,
+    }
+    touched = _touched_on_inbound(profile_name)
+    one_statement = connection.vendor == "postgresql"
+    task_row = queue.task_row(now=now, using=connection.alias) if queue is not None and one_statement else None
     try:
-        with transaction.atomic():
-            bot_paused = _touch_contact(user_phone=user_phone, profile_name=profile_name, now=now)
-            # A consent keyword is never held: opting out or in beats a staff takeover.
-            paused = bot_paused and keyword_of(body) is None
-            message.status = Message.Status.HELD if paused else Message.Status.RECEIVED
-            message.save(force_insert=True)
-            if with_new is not None:
-                with_new(message)
+        # One statement is a transaction of its own: BEGIN and COMMIT would only add round trips.
+        with transaction.atomic() if not one_statement or connection.in_atomic_block else nullcontext():
+            if one_statement:
+                message.pk, message.status = inbound_sql.store_inbound(
+                    contact=contact,
+                    touched=touched,
+                    message=values,
+                    status_if_paused=status_if_paused,
+                    status=Message.Status.RECEIVED,
+                    now=now,
+                    task=None if task_row is None else task_row.values,
+                )
+                message._state.adding, message._state.db = False, connection.alias
+            else:
+                bot_paused = _touch_contact(contact, touched)
+                message.status = status_if_paused if bot_paused else Message.Status.RECEIVED
+                message.save(force_insert=True)
+            if queue is not None and task_row is None:
+                queue.run_soon_on_commit(using=connection.alias)
     except IntegrityError:
         return Message.objects.get(twilio_sid=twilio_sid), False
+    if task_row is not None:
+        task_row.enqueued()
     return message, True
 
 
-def _touch_contact(*, user_phone: str, profile_name: str, now) -> bool:
-    """Create the contact or note it was seen, in one upsert (a name Twilio omitted is kept); return `bot_paused`.
+def _touched_on_inbound(profile_name: str) -> tuple[str, ...]:
+    """The fields an inbound message updates on a known contact (a name Twilio omitted is kept)."""
+    touched = ("last_seen_at", "last_inbound_at", "last_activity_at")
+    return (*touched, "profile_name") if profile_name else touched
 
-    Where the database returns rows from an upsert (PostgreSQL, SQLite >= 3.35) the flag comes
-    back with it (`bot_paused` has a `db_default`, so Django asks for it in RETURNING): the
-    stored value for a known contact, the default for a new one. Elsewhere it is read.
+
+def _touch_contact(values: dict, touched: Sequence[str]) -> bool:
+    """Create the contact or update its `touched` fields, in one upsert; return `bot_paused` (portable ORM path).
+
+    Where the database returns rows from an upsert (SQLite >= 3.35) the flag comes back with it
+    (`bot_paused` has a `db_default`, so Django asks for it in RETURNING): the stored value for a
+    known contact, the default for a new one. Elsewhere it is read. PostgreSQL does this and the
+    message insert in one statement (`inbound_sql`).
     """
     (contact,) = Contact.objects.bulk_create(
-        [
-            Contact(
-                user_phone=user_phone,
-                profile_name=profile_name,
-                first_seen_at=now,
-                last_seen_at=now,
-                last_inbound_at=now,
-            )
-        ],
-        update_conflicts=True,
-        unique_fields=["user_phone"],
-        update_fields=["last_seen_at", "last_inbound_at", "profile_name"]
-        if profile_name
-        else ["last_seen_at", "last_inbound_at"],
+        [Contact(**values)], update_conflicts=True, unique_fields=["user_phone"], update_fields=list(touched)
     )
     if connection.features.can_return_rows_from_bulk_insert and any(
         field.name == "bot_paused" for field in Contact._meta.db_returning_fields
     ):
         return contact.bot_paused
-    return Contact.objects.filter(pk=user_phone, bot_paused=True).exists()
+    return Contact.objects.filter(pk=values["user_phone"], bot_paused=True).exists()
 
 
 # Concurrent copies of one webhook arrive within milliseconds; Twilio's own retries come later.
@@ -204,8 +230,12 @@ def record_outbound(
     template: MessageTemplate | None = None,
     template_variables: dict[str, str] | None = None,
 ) -> Message:
-    """Store an outbound message as pending, before it is sent, so a failed send is visible and retryable."""
-    return Message.objects.create(
+    """Store an outbound message as pending, before it is sent, so a failed send is visible and retryable.
+
+    A message from staff or the system moves the conversation up the inbox (`Contact.last_activity_at`);
+    a bot reply does not need to: the user message it answers just did, and the turn's queries stay few.
+    """
+    message = Message.objects.create(
         user_phone=user_phone,
         direction=Message.Direction.OUTBOUND,
         origin=origin,
@@ -218,6 +248,9 @@ def record_outbound(
         template=template,
         template_variables=template_variables or {},
     )
+    if origin in ACTIVITY_ORIGINS:
+        Contact.objects.filter(pk=user_phone).update(last_activity_at=message.created_at)
+    return message
 
 
 def pending_outbound(user_phone: str) -> list[Message]:

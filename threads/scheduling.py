@@ -8,12 +8,16 @@ background deadline check, a retried send, a user's pending messages, the recove
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 from django.tasks import Task, TaskResultStatus
+from django.tasks.signals import task_enqueued
 from django.utils import timezone
+from django.utils.json import normalize_json
 from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult, get_date_max
 
@@ -62,6 +66,60 @@ def run_soon_on_commit(name: str, *args, using: str = DEFAULT_DB_ALIAS) -> None:
         task_.enqueue(*args)
     else:
         transaction.on_commit(partial(task_.enqueue, *args), using=using)
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """The django-tasks-db row that enqueuing some work inserts, for a caller that writes it in its own statement.
+
+    The values are the ones `DatabaseBackend.enqueue` gives `DBTaskResult.objects.create` (and its
+    `pre_save` handler, which stores "no `run_after`" as `get_date_max()`); the fields they leave
+    out take their model defaults. `tests/threads/test_inbound.py` pins that the row equals the
+    one the library writes. Once the row is in, `enqueued()` sends `task_enqueued` as the library does.
+    """
+
+    values: dict[str, Any]  # DBTaskResult field name -> value
+    backend: DatabaseBackend
+    using: str
+
+    def enqueued(self) -> None:
+        """Announce the inserted task as `DatabaseBackend.enqueue` does."""
+        result = DBTaskResult(**self.values)
+        result._state.adding, result._state.db = False, self.using
+        task_enqueued.send(type(self.backend), task_result=result.task_result)
+
+
+@dataclass(frozen=True)
+class Work:
+    """Work asked for by name with its JSON-safe arguments, for a write that must commit together with its task."""
+
+    name: str
+    args: tuple = ()
+
+    def task_row(self, *, now: datetime, using: str = DEFAULT_DB_ALIAS) -> TaskRow | None:
+        """The row that enqueuing this work would insert, when tasks are rows of the database `using`; else None.
+
+        Raises what enqueuing raises for a task the backend refuses (`InvalidTask`), before anything is written.
+        """
+        task_ = _task(self.name)
+        backend = task_.get_backend()
+        if not isinstance(backend, DatabaseBackend) or router.db_for_write(DBTaskResult) != using:
+            return None
+        backend.validate_task(task_)
+        values = {
+            "id": backend._get_id(),
+            "args_kwargs": normalize_json({"args": self.args, "kwargs": {}}),
+            "priority": task_.priority,
+            "task_path": task_.module_path,
+            "queue_name": task_.queue_name,
+            "run_after": task_.run_after or get_date_max(),
+            "backend_name": backend.alias,
+            "enqueued_at": now,
+        }
+        return TaskRow(values=values, backend=backend, using=using)
+
+    def run_soon_on_commit(self, *, using: str = DEFAULT_DB_ALIAS) -> None:
+        run_soon_on_commit(self.name, *self.args, using=using)
 
 
 def run_later(name: str, delay_s: float, *args) -> bool:

@@ -513,3 +513,47 @@ def test_a_profession_gets_a_recommendation_from_the_catalogue(demo):
     answer = reply("soy diseñadora, ¿cuál me recomiendas?")
 
     assert answer.startswith("Por lo que me cuentas, te recomiendo:\n1. *IA generativa para marketing*")
+
+
+@pytest.mark.parametrize("text", ["Dame de baja", "no quiero más mensajes"])
+def test_the_consent_features_own_keywords_are_opt_outs_here_too(demo, text):
+    assert "ALTA" in reply(text)
+
+
+@pytest.mark.parametrize("text", ["ya no quiero recibir mensajes", "ya no me envíen nada", "stop sending me messages"])
+def test_a_wish_to_stop_in_other_words_gets_the_keyword_not_a_false_confirmation(demo, text):
+    answer = reply(text)
+
+    assert "*BAJA*" in answer or "*STOP*" in answer
+    assert "ALTA" not in answer and "START" not in answer and "$" not in answer  # nothing was switched off
+
+
+def test_a_modality_narrows_a_price_list(demo):
+    answer = reply("¿cuánto cuestan los cursos en línea?")
+
+    assert answer.startswith("Nuestros precios")
+    for course in Course.objects.filter(active=True):
+        online = course.modality != Modality.IN_PERSON
+        assert (f"*{course.name}*" in answer) <= online, course.name
+
+
+def test_the_cheapest_of_those_is_taken_from_the_list_just_shown(demo):
+    answer = reply("¿tienen algo de python?", "¿el más barato de esos?")
+
+    assert "El más económico en MXN: *Análisis de datos con IA*" in answer
+    assert "Prompt engineering" not in answer
+
+
+@pytest.mark.parametrize("text", ["mil gracias por la info!!", "gracias por tu ayuda"])
+def test_thanks_for_the_information_is_thanks_not_a_request_for_it(demo, text):
+    assert reply(text).startswith("¡Con gusto!")
+
+
+def test_words_written_together_are_read_apart(demo):
+    assert "*Deep Learning avanzado*" in reply("deeplearning")
+
+
+def test_the_profession_does_not_drown_what_the_user_asks_for(demo):
+    answer = reply("soy gerente y necesito una política de uso de IA para la empresa")
+
+    assert answer.startswith("Por lo que me cuentas, te recomiendo:\n1. *Ética y gobernanza de la IA*")

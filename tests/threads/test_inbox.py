@@ -177,3 +177,87 @@ def test_anonymous_users_are_sent_to_the_login(client):
     response = client.get(reverse("inbox_updates"))
 
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+class TestScale:
+    """The list reads a bounded number of rows and queries, whatever the number of contacts and messages."""
+
+    @staticmethod
+    def contacts(n: int, *, waiting: int = 0) -> list[str]:
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from threads.models import Message as Msg
+
+        phones = [f"whatsapp:+52155{i:08d}" for i in range(n)]
+        for i, phone in enumerate(phones):
+            message_log.record_inbound(user_phone=phone, twilio_sid=f"SM{next(_sid):032x}", body=f"hola {i}")
+            message_log.record_outbound(user_phone=phone, body=f"respuesta {i}", origin=Msg.Origin.ASSISTANT)
+            if i % 2:
+                OaThreadMap.objects.create(user_phone=phone, thread_id=f"conv_scale{i}")
+        for i, phone in enumerate(phones[:waiting]):
+            Contact.objects.filter(pk=phone).update(waiting_since=timezone.now() - timedelta(minutes=10 - i))
+        return phones
+
+    def test_the_list_and_its_poll_take_a_bounded_number_of_queries(self, client, agent, django_assert_max_num_queries):
+        self.contacts(60, waiting=3)
+
+        # Session, user, its permissions (2); one count, the waiting rows, the others, their last
+        # messages, their threads. 60 contacts (more than a page) cost what 3 would.
+        with django_assert_max_num_queries(9):
+            rows = client.get(reverse("inbox_updates")).json()["parts"]["inbox-rows"]
+        with django_assert_max_num_queries(9):
+            second = client.get(reverse("inbox_updates"), {"page": 2}).json()["parts"]["inbox-rows"]
+        with django_assert_max_num_queries(9):
+            assert client.get(reverse("inbox"), {"status": "unread"}).status_code == 200
+
+        assert rows.count("<tr class=") == 50 and second.count("<tr class=") == 10
+        assert "60 conversations" in rows and "respuesta 59" in rows and "no thread" in rows
+
+    def test_pages_run_from_the_waiting_to_the_newest_activity_without_gaps(self, monkeypatch):
+        from threads import inbox
+
+        phones = self.contacts(6, waiting=3)
+        monkeypatch.setattr(inbox, "PAGE_SIZE", 2)
+
+        pages = [inbox.list_conversations(page=p) for p in (1, 2, 3, 4)]
+
+        listed = [row.contact.user_phone for rows, _ in pages for row in rows]
+        assert listed == [*phones[:3], phones[5], phones[4], phones[3]]
+        assert {total for _, total in pages} == {6}
+        first = pages[0][0][0]
+        assert first.last_message.body == "respuesta 0" and first.unread and not first.mapped
+
+    def test_a_staff_message_moves_the_conversation_up_a_bot_reply_does_not_need_to(self, agent, django_user_model):
+        from threads import inbox, staff
+
+        phones = self.contacts(3)
+        newest_first = [row.contact.user_phone for row in inbox.list_conversations()[0]]
+        assert newest_first == phones[::-1]
+
+        staff.send_staff_message(user_phone=phones[0], text="Hola, ¿te ayudo?", staff_user_id=agent.pk)
+
+        rows, _ = inbox.list_conversations()
+        assert rows[0].contact.user_phone == phones[0] and rows[0].last_message.body == "Hola, ¿te ayudo?"
+
+    def test_the_migration_orders_existing_contacts_by_their_latest_message(self):
+        import importlib
+        from datetime import timedelta
+
+        from django.apps import apps
+        from django.utils import timezone
+
+        migration = importlib.import_module("threads.migrations.0008_inbox_activity")
+        long_ago = timezone.now() - timedelta(days=30)
+        Contact.objects.create(user_phone=PHONE, first_seen_at=long_ago)
+        Contact.objects.create(user_phone=OTHER, first_seen_at=long_ago)
+        latest = Message.objects.create(
+            user_phone=PHONE, direction="out", origin="staff", body="x", status="sent", created_at=long_ago
+        )
+        Message.objects.filter(pk=latest.pk).update(created_at=long_ago + timedelta(days=1))
+
+        migration.backfill_last_activity(apps, None)
+
+        assert Contact.objects.get(pk=PHONE).last_activity_at == long_ago + timedelta(days=1)
+        assert Contact.objects.get(pk=OTHER).last_activity_at == long_ago

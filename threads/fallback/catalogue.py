@@ -71,12 +71,22 @@ class Course:
         return fold(" ".join(f"{b['name']} {b['description']}" for b in self.detail["bonuses"]))
 
 
+_PROPER = re.compile(r"(?<=\s)[A-Z][\w·.-]*")
+
+
+def _names_in(text: str) -> str:
+    """The tools and proper names a sentence mentions ("… con Midjourney y DALL·E"): a session's
+    objective is everyday prose ("preparar", "recibir"), so only its capitalised words count."""
+    return " ".join(_PROPER.findall(text))
+
+
 def _index(detail: CourseDetail) -> dict[str, int]:
     fields = (
         (NAME, detail["name"]),
         (SHORT, detail["short_description"]),
         (REST, detail["long_description"]),
         (REST, " ".join(s["title"] for s in detail["sessions"])),
+        (REST, " ".join(_names_in(s.get("objective", "")) for s in detail["sessions"])),
         (REST, " ".join(f"{b['name']} {b['description']}" for b in detail["bonuses"])),
     )
     index: dict[str, int] = {}
@@ -109,6 +119,7 @@ class Catalogue:
             }
         )
         self._by_id = {c.id: c for c in self.courses}
+        self._words = {w for c in self.courses for w in words_of(f"{c.detail['name']} {c.detail['short_description']}")}
 
     def get(self, course_id: str) -> Course | None:
         return self._by_id.get(course_id)
@@ -148,6 +159,16 @@ class Catalogue:
         # Typos keep the first letters; "empieza" is not "limpia".
         return found[0] if found and found[0][:2] == word[:2] else None
 
+    def split(self, word: str) -> tuple[str, str] | None:
+        """Two catalogue words written as one ("deeplearning" → "deep", "learning"), or None."""
+        if len(word) < 7:
+            return None
+        for cut in range(3, len(word) - 2):
+            head, tail = word[:cut], word[cut:]
+            if self.knows(head) and self.knows(tail) and head in self._words and tail in self._words:
+                return head, tail
+        return None
+
     def knows(self, word: str) -> bool:
         key = stem(word)
         return any(key in c.index for c in self.courses)
@@ -159,14 +180,28 @@ class Catalogue:
         whole name appears in the message (`text`, folded) scores above any word count.
         """
         scored = []
+        covered: dict[str, int] = {}
         for course in self.courses:
             score = sum(course.index.get(stem(word), 0) for word in topics)
+            covered[course.id] = sum(1 for word in topics if stem(word) in course.index)
             base_name = course.folded_name.split(":")[0].split("(")[0].strip()
             if text and len(base_name) > 3 and f" {base_name} " in f" {' '.join(words_of(text))} ":
                 score += 10
             if score:
                 scored.append((course, score))
-        scored.sort(key=lambda cs: (-cs[1], cs[0].level != level, self.currency_rank(cs[0]), cs[0].price, cs[0].name))
+        # More of the words asked about outranks one heavy word: "privacidad de datos" is Ética (both
+        # words), not "Análisis de datos" (one word, in its name). A whole name still wins (+10).
+        scored.sort(
+            key=lambda cs: (
+                -(cs[1] >= 10),
+                -covered[cs[0].id],
+                -cs[1],
+                cs[0].level != level,
+                self.currency_rank(cs[0]),
+                cs[0].price,
+                cs[0].name,
+            )
+        )
         return scored
 
     def mentioned_in(self, text: str) -> list[Course]:

@@ -90,7 +90,10 @@ _STOP = _words(
     "siguiente real alguien persona llamar asesor humano queja gente usar uso sirve mejor escribo escribir "
     "escribe escriben posible posibles pregunta preguntar duda dudas favor ayudar ayuda gustaria encanta "
     "parece pienso creo digo dijo dices llego llega paso pasa tiempo veces vez casa semana mes meses ano anos "
-    "forma formas metodo metodos medio medios interes intereses sin aceptan acepta"
+    "forma formas metodo metodos medio medios interes intereses sin aceptan acepta imparten imparte impartir "
+    "imparten dictan completo completa completos todo anuncio publicacion vi visto recibir mandar manda mandas "
+    "pasas pasan enviar envias envian preguntarte pregunto desde trabajo trabaja trabajar trabajamos "
+    "consulto consultar consultarlo"
 )
 _SHORT_TOPICS = frozenset({"ml", "bi", "ux", "ui", "ai", "api", "rag", "ia"})
 _SYNONYMS = {
@@ -127,31 +130,75 @@ _SYNONYMS = {
     "dl": ("deep", "learning"),
     "cv": ("vision",),
     "intro": ("introduccion",),
+    "instagram": ("redes", "sociales"),
+    "facebook": ("redes", "sociales"),
+    "tiktok": ("redes", "sociales"),
+    "reels": ("video",),
+    "deploy": ("despliegue",),
+    "produccion": ("produccion", "despliegue"),
+    "production": ("produccion", "despliegue"),
+    "deployment": ("despliegue",),
+    "desplegar": ("despliegue",),
+    "privacy": ("privacidad",),
+    "law": ("regulacion",),
+    "laws": ("regulacion",),
+    "leyes": ("ley", "regulacion"),
+    "legal": ("regulacion",),
+    "politica": ("politicas",),
+    "marketin": ("marketing",),
 }
 _PRICE = _words(
     "precio precios costo costos cuesta cuestan cobran valen tarifa tarifas inversion mensualidad mensualidades "
     "price prices cost costs fee fees pricing colegiatura caro cara caros costoso"
 )
 _PRICE_PHRASES = re.compile(
-    r"(?<! en) cuanto (?!dura|duran|tiempo|horas|sesiones|clases|dias|semanas)|^ cuanto $| how much | cuanto $"
+    r"(?<! en) cuanto (?!dura|duran|tiempo|horas|sesiones|clases|dias|semanas|alumnos|personas)|^ cuanto $|"
+    r" how much | cuanto $| en cuanto (?:sale|salen|esta|estan|queda|quedan|lo dejan|me lo dejan|cuesta|cuestan) |"
+    r"^ a como (?:esta|estan|sale|salen|queda|lo dejan|me lo dejan) "
 )
 _CHEAP = _words(
     "barato baratos barata baratas economico economicos economica economicas accesible accesibles "
     "cheap cheapest cheaper affordable"
 )
-_CHEAP_PHRASES = (" menos caro ", " mas bajo ", " precio bajo ", " low cost ", " least expensive ")
+_CHEAP_PHRASES = (
+    " menos caro ",
+    " mas bajo ",
+    " precio bajo ",
+    " low cost ",
+    " least expensive ",
+    " menor precio ",
+    " menor costo ",
+    " precio menor ",
+    " lowest price ",
+)
+# "el más barato de esos": a price extreme within the list just shown.
+_OF_THOSE = (
+    " de esos ",
+    " de estos ",
+    " de esas ",
+    " de estas ",
+    " de ellos ",
+    " of those ",
+    " of these ",
+    " de la lista ",
+)
 _PRICEY_PHRASES = (
     " mas caro ",
     " mas caros ",
     " mas costoso ",
     " mas costosos ",
     " most expensive ",
+    " mayor precio ",
+    " mayor costo ",
+    " precio mas alto ",
+    " highest price ",
     " priciest ",
     " mas cara ",
 )
 _BUDGET = re.compile(
     r"(?:menos de|hasta|maximo|max|no mas de|presupuesto(?: es)?(?: de)?|menor a|menores a|debajo de|abajo de|"
-    r"under|less than|below|up to|budget(?: of| is)?|tengo|cuento con)\s*"
+    r"under|less than|below|up to|budget(?: of| is)?|tengo|cuento con|(?:gastar|pagar|invertir|spend) (?:mas de|hasta)|"
+    r"(?:gastar|pagar|invertir|spend) (?:more than|max)|por menos de|alcanza con)\s*"
     r"(?:(?:unos|como|algo as[ií]|about|around)\s*)?\$?\s*(\d[\d,\.]*)\s*"
     r"(k|mil)?\s*(pesos|mxn|dolares|dolar|dlls|usd|us|dollars)?"
 )
@@ -182,12 +229,27 @@ _MODALITY_WORDS = {
     "modalidad": "",
     "format": "",
 }
+# What a modality question may target → the stored modalities that satisfy it.
+MODALITY_TARGETS = {
+    "presencial": ("presencial", "híbrido"),
+    "online": ("online en vivo", "online a tu ritmo", "híbrido"),
+    "en vivo": ("online en vivo", "híbrido"),
+    "a tu ritmo": ("online a tu ritmo",),
+    "híbrido": ("híbrido",),
+}
 _MODALITY_PHRASES = {
     " in person ": "presencial",
     " en persona ": "presencial",
     " self paced ": "a tu ritmo",
     " desde casa ": "online",
+    " desde mi casa ": "online",
+    " from home ": "online",
 }
+# Self-paced in other words; said with "cuando" these are about the format, not a start date.
+_SELF_PACED = re.compile(
+    r" (?:cuando (?:yo )?quiera|a mi (?:propio )?(?:ritmo|tiempo|paso)|a la hora que (?:yo )?quiera|"
+    r"a cualquier hora|at my own pace|any ?time|whenever i want) "
+)
 _SYLLABUS = _words(
     "temario temarios temas contenido contenidos modulos modulo sesiones sesion dura duran duracion "
     "syllabus curriculum topics sessions modules lessons agenda"
@@ -214,7 +276,21 @@ _SYLLABUS_PHRASES = (
     " que temas ",
     " cuantas clases ",
     " how many sessions ",
+    " que veremos ",
+    " que vamos a ver ",
+    " que vamos a aprender ",
+    " que aprenderemos ",
+    " que se vera ",
+    " que se ven ",
+    " que me ensenan ",
+    " de que va ",
+    " de que es ",
+    " que ensena ",
+    " what does it cover ",
+    " what topics ",
 )
+# Naming the syllabus itself outranks "incluye": "¿qué incluye el temario?" asks for the syllabus.
+_SYLLABUS_NOUNS = _words("temario temarios contenido contenidos syllabus curriculum modulos programa")
 _BONUS = _words(
     "bono bonos bonus bonuses regalo regalos extra extras incluye incluyen beneficios included includes perks gift"
 )
@@ -224,7 +300,8 @@ _CERTIFICATE = _words(
 )
 _ENROL = _words(
     "inscribir inscribirme inscribo inscripcion inscripciones apuntarme apunto registrarme comprar compro enroll "
-    "enrol register apartar"
+    "enrol register apartar registro registrar registrarse reservar reservo reserva aparto separar inscribe "
+    "inscribimos signup"
 )
 _ENROL_PHRASES = (
     " lo quiero ",
@@ -235,6 +312,9 @@ _ENROL_PHRASES = (
     " buy ",
     " quiero entrar ",
     " como me inscribo ",
+    " quiero pagar ",
+    " lo compro ",
+    " mi lugar ",
 )
 # What the catalogue does not hold, in the order of the questions customers ask most.
 _NO_DATA = (
@@ -259,7 +339,7 @@ _NO_DATA = (
             r"formas? de pago|metodos? de pago|medios? de pago| (?:tarjeta|tarjetas|transferencia|deposito|oxxo|paypal|"
             r"efectivo|msi|parcialidades|factura|facturar|installments|payment|payments|mercadopago|pagos) |"
             r"meses sin intereses|a meses|pagar con|pago con|puedo pagar|como pago|como se paga|donde pago|"
-            r"pagar en|credit card| pay |aceptan pago"
+            r"pagar en|credit card| pay |aceptan pago| (?:iva|impuestos|tax|taxes|invoice) "
         ),
     ),
     (
@@ -272,7 +352,8 @@ _NO_DATA = (
     (
         "location",
         re.compile(
-            r"(?<!por) donde (?!empiezo|empezar|inicio)| (?:direccion|ubicacion|sede|sedes|address|extranjero) |"
+            r"(?<!por) donde (?!empiezo|empezar|inicio|me inscribo|me registro|inscribirme|registrarme|me apunto|pago)|"
+            r" (?:direccion|ubicacion|sede|sedes|address|extranjero) |"
             r"en que ciudad|where is|where are|where do|otro pais|otra ciudad|fuera de mexico"
         ),
     ),
@@ -294,10 +375,25 @@ _NO_DATA = (
         "instructor",
         re.compile(
             r" (?:instructor|instructora|instructores|teacher|teachers) |"
-            r"quien (?:da|imparte|ensena|lo da|los da)|quienes (?:dan|imparten)|who teaches"
+            r"quien (?:da|imparte|ensena|lo da|los da)|quienes (?:dan|imparten)|who teaches|"
+            r"quien (?:es|son|seria|serian) (?:el|la|los|las) (?:profesor|profesora|maestro|maestra|instructor|ponente)"
         ),
     ),
-    ("seats", re.compile(r" (?:cupo|cupos|seats|lugares) |hay lugar")),
+    ("seats", re.compile(r" (?:cupo|cupos|seats|lugares) |hay lugar|quedan lugar")),
+    (
+        "group",
+        re.compile(
+            r"cuantos (?:alumnos|estudiantes|participantes)|cuantas personas (?:por|en el|son)|"
+            r"(?:alumnos|estudiantes|personas) por grupo|tamano del grupo|group size|how many students"
+        ),
+    ),
+    (
+        "trial",
+        re.compile(
+            r"clases? (?:muestra|de muestra|de prueba|gratis|gratuita)| (?:gratis|gratuito|gratuita|free trial|trial) |"
+            r"prueba gratis|periodo de prueba"
+        ),
+    ),
 )
 _RECOMMEND = _words(
     "recomiendas recomienda recomiendan recomendarias recomendacion recomendaciones sugieres sugiere sugerencia "
@@ -323,20 +419,31 @@ _RECOMMEND_PHRASES = (
     " i work ",
     " tengo un negocio ",
     " tengo una ",
-    " mi negocio ",
-    " mi empresa ",
     " soy ",
     " que curso tomo ",
     " cual tomo ",
     " cual me ",
     " trabajo con ",
+    " aprender ia ",
+    " i have a ",
+    " i m a ",
+    " i run a ",
+    " i own a ",
+    " estudio ",
+    " estudie ",
+    " me dedico a ",
+    " en que me puede ayudar ",
+    " me puede ayudar ",
+)
+# Context rather than a question: these ask for a recommendation only when no clear topic is named
+# ("¿qué tienen para mi negocio?"), not in "quiero automatizar las cotizaciones de mi negocio".
+_CONTEXT_PHRASES = (
+    " mi negocio ",
+    " mi empresa ",
     " para empresas ",
     " para mi negocio ",
     " para negocios ",
     " para mi trabajo ",
-    " aprender ia ",
-    " i have a ",
-    " i m a ",
 )
 # A profile or goal → the catalogue words that suit it (ranked like any topic), and a level.
 _PROFILES: tuple[tuple[tuple[str, ...], tuple[str, ...], str | None], ...] = (
@@ -392,16 +499,20 @@ _PROFILES: tuple[tuple[tuple[str, ...], tuple[str, ...], str | None], ...] = (
             " publicista ",
             " publicidad ",
             " redes sociales ",
-            " ventas ",
-            " vendedor ",
-            " vendedora ",
             " social media ",
+            " instagram ",
+            " tiktok ",
             " creador de contenido ",
             " creadora de contenido ",
             " influencer ",
             " marketer ",
         ),
         ("marketing", "campanas", "ventas", "redes", "sociales"),
+        None,
+    ),
+    (
+        (" ventas ", " vendedor ", " vendedora ", " vendo ", " ejecutivo de ventas ", " comercial ", " sales "),
+        ("ventas", "prospeccion", "seguimiento", "plantillas"),
         None,
     ),
     (
@@ -421,6 +532,10 @@ _PROFILES: tuple[tuple[tuple[str, ...], tuple[str, ...], str | None], ...] = (
             " duena ",
             " comercio ",
             " restaurante ",
+            " restaurant ",
+            " abarrotes ",
+            " papeleria ",
+            " despacho ",
             " business ",
             " store ",
             " shop ",
@@ -448,6 +563,11 @@ _PROFILES: tuple[tuple[tuple[str, ...], tuple[str, ...], str | None], ...] = (
             " full stack ",
             " engineer ",
             " programo ",
+            " sistemas ",
+            " ingeniero en computacion ",
+            " ingeniera en computacion ",
+            " informatica ",
+            " ti ",
         ),
         ("agentes", "llms", "api", "produccion", "mlops", "despliegue"),
         None,
@@ -479,10 +599,6 @@ _PROFILES: tuple[tuple[tuple[str, ...], tuple[str, ...], str | None], ...] = (
             " cambiar de trabajo ",
             " trabajar en ia ",
             " dedicarme a la ia ",
-            " ciencia de datos ",
-            " cientifico de datos ",
-            " cientifica de datos ",
-            " data scientist ",
             " career ",
             " conseguir trabajo ",
             " nuevo empleo ",
@@ -530,11 +646,25 @@ _PROFILES: tuple[tuple[tuple[str, ...], tuple[str, ...], str | None], ...] = (
         None,
     ),
     (
+        (
+            " cientifico de datos ",
+            " cientifica de datos ",
+            " data scientist ",
+            " ml engineer ",
+            " ingeniero de machine learning ",
+            " ingeniera de machine learning ",
+        ),
+        ("mlops", "despliegue", "produccion", "transformers", "deep"),
+        None,
+    ),
+    (
         (" medico ", " medica ", " doctor ", " doctora ", " enfermera ", " enfermero ", " salud ", " nurse "),
         ("introduccion", "salud"),
         None,
     ),
 )
+# Fields a career change aims at: ranked by the career profile, not as a topic of their own.
+_CAREER_FIELDS = (" ciencia de datos ", " data science ", " ciencias de datos ", " analisis de datos ")
 _MORE_PHRASES = (
     " ver mas ",
     " mas opciones ",
@@ -557,21 +687,43 @@ _MORE_PHRASES = (
     " ver todos ",
     " todos los cursos ",
     " ver otros ",
+    " los demas ",
+    " las demas ",
+    " aparte de esos ",
 )
 _MORE_ALONE = frozenset({"mas", "more", "otro", "otra", "otros", "otras", "siguiente", "algo mas", "y mas", "ver mas"})
+# Said around "más" without changing it: "¿hay más?", "¿tienen más?", "any more?".
+_MORE_FILLER = _words("y hay tienen tiene que algo any some are there is mas more otros otras favor")
 _CATALOGUE = _words(
     "cursos curso catalogo oferta ofrecen opciones programas informacion lista courses course catalog catalogue "
     "ofertas talleres diplomados"
 )
 _CATALOGUE_PHRASES = (" que tienen ", " que hay ", " what do you offer ", " what do you have ", " que manejan ")
 _HELP = _words("ayuda ayudame menu help comandos")
-_HELP_PHRASES = (" que puedes hacer ", " que haces ", " como funciona ", " what can you do ", " como te uso ")
+_HELP_PHRASES = (
+    " que puedes hacer ",
+    " que haces ",
+    " como funciona ",
+    " what can you do ",
+    " como te uso ",
+    " que puedo preguntar ",
+    " que te puedo preguntar ",
+    " que puedo preguntarte ",
+    " en que me puedes ayudar ",
+    " que sabes hacer ",
+    " what can i ask ",
+)
 _GREETING = _words("hola buenas buenos buen dia dias tardes noches saludos hey hi hello holi")
 _GREETING_PHRASES = (" que tal ", " que onda ", " good morning ", " good afternoon ", " good evening ")
 _THANKS = _words("gracias thanks thank agradezco agradecida agradecido")
+# "Gracias por la info": thanks, not a request for information.
+_THANKS_FOR = re.compile(
+    r" (?:gracias|thanks|thank you) (?:por|for) (?:la|tu|su|el|the|your)? ?"
+    r"(?:informacion|ayuda|atencion|help|tiempo|respuesta) "
+)
 _ACK = _words(
     "ok okay vale va sale dale listo perfecto genial excelente entendido claro great cool nice good bien super "
-    "de acuerdo muchas mil gracias thanks thank you muy amable bueno si yes"
+    "de acuerdo muchas mil gracias thanks thank you muy amable bueno si yes ah aja ahh oh entiendo enterado enterada"
 )
 # Said with a question word ("¿te aviso…?") these still close the conversation, so they outrank "info".
 _CLOSING_PHRASES = (
@@ -580,6 +732,8 @@ _CLOSING_PHRASES = (
     " lo reviso ",
     " te aviso ",
     " lo platico ",
+    " lo consulto ",
+    " te digo ",
     " no me interesa ",
     " no gracias ",
 )
@@ -632,6 +786,7 @@ _ORDINALS = {
     "ultima": -1,
     "last": -1,
 }
+_MIDDLE = (" en medio ", " enmedio ", " de en medio ", " middle ", " del medio ")
 _DIGIT_REF = re.compile(
     r"^ (?:(?:el|la|opcion|option|numero|number|#|curso|course) )*([1-4]) |"
     r"(?:opcion|option|numero|number|el|la) ([1-4]) "
@@ -709,6 +864,8 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
         course, courses = _resolve(reading, topics, level, memory)
         return Intent(kind, lang=lang, course=course, courses=courses, level=level, unmatched=topics.unmatched, **extra)
 
+    if _SELF_PACED.search(reading.text):
+        return about("modality", modality="a tu ritmo")
     for topic, pattern in _NO_DATA:
         if pattern.search(reading.text):
             return about("no_data", topic=topic)
@@ -718,35 +875,61 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
     if budget:
         amount, currency = budget
         return _price_filter("budget", reading, topics, level, catalogue, amount=amount, currency=currency)
+    of_those = memory.last_list if reading.has(*(p.strip() for p in _OF_THOSE)) else ()
     if set(reading.words) & _CHEAP or reading.has(*(p.strip() for p in _CHEAP_PHRASES)):
-        return _price_filter("cheapest", reading, topics, level, catalogue)
+        return _price_filter("cheapest", reading, topics, level, catalogue, within=of_those)
     if reading.has(*(p.strip() for p in _PRICEY_PHRASES)):
-        return _price_filter("priciest", reading, topics, level, catalogue)
+        return _price_filter("priciest", reading, topics, level, catalogue, within=of_those)
     words = set(reading.words)
     if words & _CERTIFICATE:
         return about("bonus", topic="certificate")
+    if words & _SYLLABUS_NOUNS:
+        return about("syllabus")
     if words & _BONUS:
         return about("bonus")
     if words & _SYLLABUS or reading.has(*(p.strip() for p in _SYLLABUS_PHRASES)):
         return about("syllabus")
     profile = _profile(reading, catalogue)
-    asks_recommendation = bool(words & _RECOMMEND) or reading.has(*(p.strip() for p in _RECOMMEND_PHRASES))
+    asks_recommendation = (
+        bool(words & _RECOMMEND)
+        or reading.has(*(p.strip() for p in _RECOMMEND_PHRASES))
+        or (
+            reading.has(*(p.strip() for p in _CONTEXT_PHRASES)) and not (topics.ranked and topics.ranked[0][1] >= SHORT)
+        )
+    )
     if profile and profile[2] and not (words & _PRICE or _PRICE_PHRASES.search(reading.text)):
-        return _recommend(reading, topics, level, catalogue, profile[:2], lang)  # "tengo una tienda en línea"
+        return _recommend(reading, topics, level, catalogue, profile, lang)  # "tengo una tienda en línea"
     modality = _modality(reading)
-    if modality is not None:
+    asks_price = bool(words & _PRICE or _PRICE_PHRASES.search(reading.text))
+    if modality is not None and not asks_price:
         return about("modality", modality=modality or None)
-    if words & _PRICE or _PRICE_PHRASES.search(reading.text):
+    if asks_price:  # "¿cuánto cuestan los cursos en línea?": the modality narrows the prices
         price = about("price")
         if price.course is None and not price.courses:  # every price: the listing "ver más" continues
-            scope = [c for c in catalogue.courses if not level or c.level == level]
-            price = replace(price, courses=tuple(catalogue.interleaved_by_price(scope)), topic="overview")
+            scope = [
+                c
+                for c in catalogue.courses
+                if (not level or c.level == level)
+                and (not modality or c.modality in MODALITY_TARGETS.get(modality, ()))
+            ]
+            price = replace(
+                price, courses=tuple(catalogue.interleaved_by_price(scope)), topic="overview", modality=modality or None
+            )
         return price
+    describes_self = reading.words[0] in {"soy", "im", "me"} and reading.has("soy", "im", "me dedico")
     if asks_recommendation and (
-        profile or words & _RECOMMEND or topics.ranked or reading.has("aprender ia", "para mi trabajo")
+        profile
+        or words & _RECOMMEND
+        or topics.ranked
+        or describes_self  # "soy periodista": a profile we have no words for still gets the starters
+        or reading.has("aprender ia", "para mi trabajo")
     ):
-        return _recommend(reading, topics, level, catalogue, profile[:2] if profile else None, lang)
-    if reading.has(*(p.strip() for p in _MORE_PHRASES)) or " ".join(reading.words) in _MORE_ALONE:
+        return _recommend(reading, topics, level, catalogue, profile, lang)
+    if (
+        reading.has(*(p.strip() for p in _MORE_PHRASES))
+        or " ".join(reading.words) in _MORE_ALONE
+        or (set(reading.words) & {"mas", "more"} and set(reading.words) <= _MORE_FILLER)
+    ):
         return Intent("more", lang=lang, listing=memory.listing, exclude=memory.shown)
     inherited = _inherited(reading, topics, memory)
     if inherited:
@@ -763,6 +946,8 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
         )
     if reading.has(*(p.strip() for p in _CLOSING_PHRASES)) and not topics.ranked:
         return Intent("goodbye", lang=lang)
+    if _THANKS_FOR.search(reading.text):
+        return Intent("thanks", lang=lang)
     if words & _CATALOGUE or reading.has(*(p.strip() for p in _CATALOGUE_PHRASES)):
         return Intent("catalogue", lang=lang, courses=tuple(catalogue.by_level()), unmatched=topics.unmatched)
     if words & _HELP or reading.has(*(p.strip() for p in _HELP_PHRASES)):
@@ -854,12 +1039,20 @@ def _level(reading: Reading) -> str | None:
 def _topics(reading: Reading, catalogue: Catalogue, level: str | None) -> _Topics:
     words: list[str] = []
     unmatched: list[str] = []
-    for word in reading.words:
+    for position, word in enumerate(reading.words):
         if word in _KEYWORDS or word in _STOP or word.isdigit():
             continue
         if len(word) <= 2 and word not in _SHORT_TOPICS:
             continue
+        if (
+            position >= 2
+            and reading.words[position - 1] in {"desde", "from", "en", "por"}
+            and reading.words[position - 2] in _FROM
+        ):
+            continue  # "saludos desde Guadalajara": where the user is, not a topic
         expanded = _SYNONYMS.get(word, (word,))
+        if not catalogue.knows(word) and word not in _SYNONYMS:
+            expanded = catalogue.split(word) or expanded  # "deeplearning"
         for candidate in expanded:
             if catalogue.knows(candidate):
                 words.append(candidate)
@@ -872,6 +1065,9 @@ def _topics(reading: Reading, catalogue: Catalogue, level: str | None) -> _Topic
     words = list(dict.fromkeys(words))[:8]
     ranked = tuple(catalogue.rank(words, text=" ".join(reading.words), level=level)) if words else ()
     return _Topics(words=tuple(words), unmatched=tuple(dict.fromkeys(unmatched)), ranked=ranked)
+
+
+_FROM = _words("saludos saludo escribo escribe escribiendo hablo greetings writing anuncio publicacion vi")
 
 
 def _is_noise(word: str) -> bool:
@@ -906,6 +1102,8 @@ def _ordinal(reading: Reading, memory: Memory) -> Course | None:
     if not memory.last_list:
         return None
     index = next((_ORDINALS[w] for w in reading.words if w in _ORDINALS), None)
+    if index is None and len(memory.last_list) % 2 and reading.has(*(p.strip() for p in _MIDDLE)):
+        index = len(memory.last_list) // 2  # "el de en medio" of three
     if index is None:
         match = _DIGIT_REF.search(reading.text)
         if match and not _BUDGET.search(reading.raw):
@@ -1014,10 +1212,17 @@ def _price_filter(
     *,
     amount: Decimal | None = None,
     currency: str | None = None,
+    within: Sequence[Course] = (),
 ) -> Intent:
-    """Cheapest, most expensive or under an amount: always within one currency at a time."""
+    """Cheapest, most expensive or under an amount: always within one currency at a time; `within`
+    is the list just shown when the user says "de esos"."""
     pool, _ = _pool(topics, level)
-    scope = [c for c, _ in pool] if pool else [c for c in catalogue.courses if not level or c.level == level]
+    if within:
+        scope = list(within)
+    elif pool:
+        scope = [c for c, _ in pool]
+    else:
+        scope = [c for c in catalogue.courses if not level or c.level == level]
     if kind == "budget":
         within = [c for c in catalogue.by_price(scope) if c.currency == currency and c.price <= (amount or 0)]
         return Intent(kind, lang=reading.lang, courses=tuple(within), amount=amount, currency=currency, level=level)
@@ -1027,22 +1232,26 @@ def _price_filter(
     return Intent(kind, lang=reading.lang, courses=tuple(ordered), level=level)
 
 
-def _profile(reading: Reading, catalogue: Catalogue) -> tuple[tuple[str, ...], str | None, bool] | None:
+def _profile(reading: Reading, catalogue: Catalogue) -> tuple[tuple[str, ...], str | None, bool, frozenset[str]] | None:
     """The catalogue words and level that suit what the user says they are; and whether the words
     that said it are a profile on their own ("diseñadora", "tienda") rather than a topic ("marketing")."""
     text = reading.text
     found_words: list[str] = []
     found_level: str | None = None
     strong = False
+    said: set[str] = set()
     for phrases, words, level in _PROFILES:
         hits = [phrase for phrase in phrases if phrase in text]
         if hits:
             found_words.extend(words)
             found_level = found_level or level
             strong = strong or any(not all(catalogue.knows(w) for w in hit.split()) for hit in hits)
+            said.update(word for hit in hits for word in hit.split())
     if not found_words and not found_level:
         return None
-    return tuple(dict.fromkeys(found_words)), found_level, strong
+    if "carrera" in said or "career" in said:  # the field changed to is what the profile's words rank
+        said.update(word for phrase in _CAREER_FIELDS if phrase in text for word in phrase.split())
+    return tuple(dict.fromkeys(found_words)), found_level, strong, frozenset(said)
 
 
 def _recommend(
@@ -1050,13 +1259,28 @@ def _recommend(
     topics: _Topics,
     level: str | None,
     catalogue: Catalogue,
-    profile: tuple[tuple[str, ...], str | None] | None,
+    profile: tuple[tuple[str, ...], str | None, bool, frozenset[str]] | None,
     lang: str,
 ) -> Intent:
-    """Courses for a profile or goal: the profile's words ranked like a topic, the user's own topics first."""
-    words = [*topics.words, *(profile[0] if profile else ())]
+    """Courses for a profile or goal: the profile's words ranked like a topic, the user's own topics first.
+
+    Each ranking is scaled to its best course, so a profile with many words ("gerente": business,
+    WhatsApp, quotes…) does not drown the one thing the user asked for ("una política de uso de IA").
+    The words that stated the profile ("recursos humanos") are not counted again as a topic.
+    """
     level = level or (profile[1] if profile else None)
-    ranked = catalogue.rank(words, level=level) if words else []
+    said = profile[3] if profile else frozenset()
+    own_words = [w for w in topics.words if w not in said]
+    own = dict(catalogue.rank(own_words, level=level)) if own_words else {}
+    if profile:  # beside a profile, a word only a long description holds ("consultorio") is incidental
+        own = {c: score for c, score in own.items() if score >= SHORT}
+    suits = dict(catalogue.rank(profile[0], level=level)) if profile and profile[0] else {}
+    own_top, suits_top = max(own.values(), default=1), max(suits.values(), default=1)
+    scores = {c: 2 * own.get(c, 0) / own_top + suits.get(c, 0) / suits_top for c in {*own, *suits}}
+    ranked = sorted(
+        scores.items(),
+        key=lambda cs: (-cs[1], cs[0].level != level, catalogue.currency_rank(cs[0]), cs[0].price, cs[0].name),
+    )
     if ranked:
         top = ranked[0][1]
         chosen = [c for c, s in ranked if s * 2 >= top]

@@ -5,9 +5,12 @@ message with more English than Spanish marker words is English.
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from courses.text import fold
+
+from .. import consent
 
 _BRACKETED = re.compile(r"\[[^\]]*\]")  # notes our service adds, e.g. "[El usuario adjuntó 1 archivo…]"
 _WORD = re.compile(r"[a-z0-9][a-z0-9+#]*")
@@ -51,6 +54,13 @@ _SPELLINGS = {
     **dict.fromkeys(["xfis"], "favor"),
     **dict.fromkeys(["aki", "aca"], "aqui"),
     **dict.fromkeys(["hrs", "hr"], "horas"),
+    **dict.fromkeys(["okey", "oki", "okis", "oka", "okas", "okay", "okok", "okk"], "ok"),
+    **dict.fromkeys(["tiendita", "tienditas"], "tienda"),
+    **dict.fromkeys(["negocito", "changarro", "changarrito"], "negocio"),
+    **dict.fromkeys(["cursito", "cursillo"], "curso"),
+    **dict.fromkeys(["cursitos", "cursillos"], "cursos"),
+    **dict.fromkeys(["profe", "profa", "profesores", "maestros"], "profesor"),
+    **dict.fromkeys(["whats", "wasap", "guasap", "whatsap", "wsp", "wa"], "whatsapp"),
 }
 
 _ENGLISH = frozenset(
@@ -84,6 +94,11 @@ _ENGLISH = frozenset(
         "need",
         "can",
         "i",
+        "im",
+        "am",
+        "an",
+        "number",
+        "option",
         "my",
         "for",
         "beginners",
@@ -266,18 +281,39 @@ class Reading:
         return any(f" {phrase} " in text for phrase in phrases)
 
 
+# Emoji that say a word: a thumbs-up is an "ok", a waving hand a greeting.
+_EMOJI_WORDS = {"👍": " ok ", "👌": " ok ", "🙏": " gracias ", "✅": " ok ", "👋": " hola "}
+_LONG_RUN = re.compile(r"([a-z])\1{2,}")  # "holaaaa", "siiii"
+_TRAILING_DOUBLE_VOWEL = re.compile(r"([aeiou])\1+$")  # "ayudaa", "infoo"
+
+
+def _squeeze(word: str) -> str:
+    """Undo letters typed twice for emphasis, unless the word is one we know as written."""
+    if word in _SPELLINGS:
+        return word
+    word = _LONG_RUN.sub(r"\1", word)
+    return _TRAILING_DOUBLE_VOWEL.sub(r"\1", word) if len(word) >= 5 else word  # not "see", "too"
+
+
 def read(text: str) -> Reading:
     """Fold a message, drop our bracketed notes and WhatsApp's italics, fix known spellings."""
-    folded = fold(_BRACKETED.sub(" ", text or "")).replace("_", " ").replace("’", "'")
+    text = _BRACKETED.sub(" ", text or "")
+    for emoji, word in _EMOJI_WORDS.items():
+        text = text.replace(emoji, word)
+    folded = fold(text).replace("_", " ").replace("’", "'")
     raw_words = _WORD.findall(folded.replace("'", ""))
-    words = tuple(_SPELLINGS.get(word, word) for word in raw_words)
-    return Reading(words=words, lang=detect_language(raw_words), raw=folded)
+    words = tuple(_SPELLINGS.get(_squeeze(word), _squeeze(word)) for word in raw_words)
+    return Reading(words=words, lang=detect_language(raw_words, words), raw=folded)
 
 
-def detect_language(words: tuple[str, ...] | list[str]) -> str:
-    """Return "en" when the message has more English than Spanish marker words, else "es"."""
+def detect_language(words: Sequence[str], spelled: Sequence[str] | None = None) -> str:
+    """Return "en" when the message has more English than Spanish marker words, else "es".
+
+    English is counted on the words as written ("please" stays English); Spanish on the words with
+    WhatsApp spellings fixed (`spelled`: "x" is "por", "q" is "que").
+    """
     english = sum(1 for w in words if w in _ENGLISH and w not in _SHARED and w not in _SPANISH)
-    spanish = sum(1 for w in words if w in _SPANISH and w not in _SHARED)
+    spanish = sum(1 for w in (words if spelled is None else spelled) if w in _SPANISH and w not in _SHARED)
     return "en" if english > spanish else "es"
 
 
@@ -322,10 +358,27 @@ _HANDOFF_PATTERNS = (
         "call",
         re.compile(
             r"\b(?:llamame|llamenme|marcame|marquenme|llamarme|marcarme|call me|give me a call|phone me|callback|"
+            r"que me (?:llamen|marquen|llame|marque|hablen por telefono)|"
             r"call back)\b"
         ),
     ),
     ("call", re.compile(r"\b(?:quiero|necesito|prefiero) (?:una )?llamada\b|\bpor telefono\b")),
+    (
+        "call",
+        re.compile(
+            r"\b(?:llamarles|llamarlos|marcarles|marcarlos|hablarles)\b|"
+            r"\b(?:telefono|numero de telefono|numero para llamar|phone number|a number to call)\b"
+        ),
+    ),
+    # The whole message is the person asked for: "un agente por favor", "an agent please".
+    (
+        "person",
+        re.compile(
+            r"^(?:(?:quiero|necesito|want|need) )?(?:un |una |a |an )?"
+            r"(?:agente|agent|ejecutivo|ejecutiva|representante|representative|persona|operador|operadora|operator)"
+            r"(?: (?:por )?favor)?$"
+        ),
+    ),
     (
         "complaint",
         re.compile(
@@ -341,7 +394,7 @@ def handoff_reason(text: str) -> str | None:
     Pure and cheap: the handoff feature calls it on every rule-based turn. A course that merely
     mentions people ("para personas sin experiencia") or agents ("curso de agentes") is not one.
     """
-    normalised = read(text).text
+    normalised = read(text).text.strip()
     for reason, pattern in _HANDOFF_PATTERNS:
         if pattern.search(normalised):
             return reason
@@ -353,19 +406,26 @@ def is_handoff_request(text: str) -> bool:
     return handoff_reason(text) is not None
 
 
-# --- Consent keywords (issue 10's consent feature intercepts these before the responder) ----
+# --- Consent keywords (threads.consent intercepts these before the responder) --------------
 
-_OPT_OUT = frozenset(
-    {"baja", "stop", "alto", "detener", "cancelar", "unsubscribe", "no mas mensajes", "darme de baja", "parar", "stopp"}
+# "Ya no quiero recibir mensajes": a wish to stop that is not the keyword. The responder cannot opt
+# anyone out (only the keyword does, through `threads.consent`), so it answers with the keyword.
+_STOP_REQUEST = re.compile(
+    r"\b(?:ya )?no (?:quiero|deseo) (?:recibir|que me (?:manden|envien|escriban))|"
+    r"\bno me (?:manden|envien|escriban|mande|envie)(?: mas| nada)?\b|"
+    r"\bdej(?:en|a|ar) de (?:escribirme|mandarme|enviarme|recibir)|"
+    r"\b(?:stop|quit) (?:sending|texting|messaging|writing)|\bdon ?t (?:text|message|write to) me|"
+    r"\bunsubscribe me\b|\b(?:darme|dame|denme) de baja de (?:los |estos |sus )?mensajes"
 )
-_OPT_IN = frozenset({"alta", "start", "reanudar", "suscribir", "suscribirme", "unstop"})
 
 
 def consent_keyword(reading: Reading) -> str | None:
-    """Return "opt_out" or "opt_in" when the whole message is one of those keywords, else None."""
-    phrase = " ".join(reading.words)
-    if phrase in _OPT_OUT:
-        return "opt_out"
-    if phrase in _OPT_IN:
-        return "opt_in"
+    """Return "opt_out" or "opt_in" when the message is one of the product's consent keywords
+    (`threads.consent.keyword_of`, the same test the consent feature applies), "opt_out_request"
+    when it asks to stop in other words, else None."""
+    keyword = consent.keyword_of(reading.raw)
+    if keyword is not None:
+        return str(keyword)
+    if _STOP_REQUEST.search(reading.text):
+        return "opt_out_request"
     return None

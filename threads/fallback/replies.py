@@ -12,7 +12,7 @@ from decimal import Decimal
 from courses.selectors import BonusInfo
 
 from .catalogue import Catalogue, Course
-from .intents import MAX_LISTED, Intent, Memory
+from .intents import MAX_LISTED, MODALITY_TARGETS, Intent, Memory
 
 MAX_REPLY_CHARS = 1500  # WhatsApp's limit is 1,600; the opening note fits in the rest
 _LIST_NAME_CHARS = 80
@@ -27,14 +27,6 @@ _MODALITIES_EN = {
     "presencial": "in person",
     "híbrido": "hybrid",
 }
-# What a modality question may target → the stored modalities that satisfy it.
-_MODALITY_TARGETS = {
-    "presencial": ("presencial", "híbrido"),
-    "online": ("online en vivo", "online a tu ritmo", "híbrido"),
-    "en vivo": ("online en vivo", "híbrido"),
-    "a tu ritmo": ("online a tu ritmo",),
-    "híbrido": ("híbrido",),
-}
 _NO_DATA_ES = {
     "dates": "las fechas de inicio",
     "schedule": "los horarios",
@@ -45,6 +37,8 @@ _NO_DATA_ES = {
     "requirements": "los requisitos previos (solo el nivel de cada curso)",
     "instructor": "quién imparte cada curso",
     "seats": "los lugares disponibles",
+    "group": "el tamaño de los grupos",
+    "trial": "clases muestra ni pruebas gratuitas",
 }
 _NO_DATA_EN = {
     "dates": "start dates",
@@ -56,6 +50,8 @@ _NO_DATA_EN = {
     "requirements": "prerequisites (only each course's level)",
     "instructor": "who teaches each course",
     "seats": "how many seats are left",
+    "group": "group sizes",
+    "trial": "free trial classes",
 }
 
 _TARGET_LABELS: dict[str, dict[str, str]] = {
@@ -126,6 +122,7 @@ _T: dict[str, dict[str, str]] = {
         "price_range": "de *{low}* a *{high}* ({n} cursos)",
         "price_single": "*{price}* (1 curso)",
         "price_scope": " de nivel *{level}*",
+        "price_scope_modality": " de los cursos {target}",
         "cheapest": "El más económico en {currency}: *{name}* — *{price}*.",
         "priciest": "El de mayor precio en {currency}: *{name}* — *{price}*.",
         "extreme_intro": "Por moneda (los precios en pesos y en dólares no se comparan entre sí):",
@@ -172,6 +169,7 @@ _T: dict[str, dict[str, str]] = {
         "about": " sobre *{name}*",
         "opt_out": "Entendido, no te escribiré más sobre cursos. Si algún día quieres retomarlo, escribe ALTA.",
         "opt_in": '¡Listo! ¿En qué te ayudo? Escribe "cursos" o un tema que te interese.',
+        "opt_out_how": "Para dejar de recibir mensajes, escribe solo la palabra *BAJA*.",
         "recommend_profile": "Por lo que me cuentas, te recomiendo:",
         "recommend_topic": "Te recomiendo:",
         "recommend_starter": ("Para empezar desde cero, estos son los de nivel *Principiante*:"),
@@ -229,6 +227,7 @@ _T: dict[str, dict[str, str]] = {
         "price_range": "from *{low}* to *{high}* ({n} courses)",
         "price_single": "*{price}* (1 course)",
         "price_scope": " for *{level}* courses",
+        "price_scope_modality": " for {target} courses",
         "cheapest": "The most affordable in {currency}: *{name}* — *{price}*.",
         "priciest": "The most expensive in {currency}: *{name}* — *{price}*.",
         "extreme_intro": "By currency (peso and dollar prices are not compared with each other):",
@@ -277,6 +276,7 @@ _T: dict[str, dict[str, str]] = {
             "Understood, I won't write to you about courses any more. If you ever want to come back, write START."
         ),
         "opt_in": 'Done! How can I help? Write "courses" or a topic you are interested in.',
+        "opt_out_how": "To stop receiving messages, write just the word *STOP*.",
         "recommend_profile": "From what you tell me, I recommend:",
         "recommend_topic": "I recommend:",
         "recommend_starter": "To start from scratch, these are our *beginner* courses:",
@@ -338,6 +338,8 @@ class Writer:
         return f"{self.t['unclear']} {self.t['menu']}"
 
     def _consent(self, intent: Intent) -> str:
+        if intent.topic == "opt_out_request":  # only the keyword opts out (threads.consent)
+            return self.t["opt_out_how"]
         return self.t["opt_out"] if intent.topic == "opt_out" else self.t["opt_in"]
 
     def _handoff(self, intent: Intent) -> str:
@@ -439,6 +441,9 @@ class Writer:
         if not scope_courses:
             return self.t["level_none"].format(level=self._level(intent.level or ""))
         scope = self.t["price_scope"].format(level=self._level(intent.level)) if intent.level else ""
+        if intent.modality:
+            target = _TARGET_LABELS[self.lang].get(intent.modality, intent.modality)
+            scope += self.t["price_scope_modality"].format(target=target.lower() if self.lang == "en" else target)
         ranges = []
         for currency in self.catalogue.currencies:
             group = [c for c in scope_courses if c.currency == currency]
@@ -502,7 +507,7 @@ class Writer:
         if c is not None:
             modality = self._mode(c.modality)
             if intent.modality:
-                ok = c.modality in _MODALITY_TARGETS.get(intent.modality, ())
+                ok = c.modality in MODALITY_TARGETS.get(intent.modality, ())
                 text = self.t["modality_yes" if ok else "modality_no"].format(name=c.name, modality=modality)
             else:
                 text = self.t["modality_one"].format(name=c.name, modality=modality)
@@ -511,7 +516,7 @@ class Writer:
                 text += " " + self.t["recordings"].format(bonus=recordings[0]["name"])
             return f"{text}\n\n{self.t['cta']}"
         if intent.modality:
-            wanted = _MODALITY_TARGETS.get(intent.modality, ())
+            wanted = MODALITY_TARGETS.get(intent.modality, ())
             scope = intent.courses or tuple(self.catalogue.by_level())
             matching = [x for x in scope if x.modality in wanted]
             label = targets.get(intent.modality, intent.modality)

@@ -34,7 +34,9 @@ class Command(BaseCommand):
         if user_phone is None:
             raise CommandError(f"Not a phone number: {phone!r}. Use +5215512345678 or whatsapp:+5215512345678.")
         if options["verbosity"] < 2:
-            logging.getLogger().setLevel(logging.WARNING)  # keep the conversation readable; -v 2 shows the logs
+            # Keep the conversation readable (-v 2 shows the logs); django.tasks logs each task at INFO on its own.
+            for name in ("", "django.tasks"):
+                logging.getLogger(name).setLevel(logging.WARNING)
         stream = stdin or sys.stdin
         interactive = stream.isatty()
         mode = "OpenAI" if is_openai_enabled() else "the catalogue responder (OpenAI is not configured)"

@@ -1,0 +1,148 @@
+"""PostgreSQL's one-statement store of an inbound message: contact upsert, message insert and its task together.
+
+The Twilio webhook is Brenda's hottest path, and compiling three ORM inserts (and the BEGIN and
+COMMIT around them) cost more CPU than everything else it does. PostgreSQL runs the three writes
+in one statement (data-modifying CTEs), atomic and durable on its own. The statement is built
+once from the models' own metadata and then only filled in: a column added to `Contact`,
+`Message` or `DBTaskResult` is picked up with its model default, as the ORM would do. What it
+writes is what `message_log.record_inbound`'s portable ORM path and django-tasks-db's enqueue
+write, and a duplicate `MessageSid` still fails the whole statement (nothing is written).
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from django.db import connection
+from django.db.models import Field, Model
+
+from django_tasks_db.models import DBTaskResult
+
+from .models import Contact, Message
+
+# Fields whose values each call gives (the rest take their model default).
+_CONTACT_GIVEN = ("user_phone", "profile_name", "first_seen_at", "last_seen_at", "last_inbound_at", "last_activity_at")
+_MESSAGE_GIVEN = ("user_phone", "direction", "origin", "twilio_sid", "body", "media", "created_at")
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """The columns of an INSERT and what goes in each: a value per call, a default per row, or a constant.
+
+    Constant defaults are written into the SQL as literals (quoted by the driver): fewer
+    parameters, and a statement short enough for psycopg to cache its parsing.
+    """
+
+    given: tuple[Field, ...]  # a parameter each, from the caller's values
+    per_row: tuple[Field, ...]  # a parameter each, from a callable default, or `now` for auto_now(_add)
+    constant: tuple[tuple[Field, str], ...]  # the default, as an SQL literal
+
+    @property
+    def names(self) -> list[str]:
+        fields = (*self.given, *self.per_row, *(f for f, _ in self.constant))
+        return [connection.ops.quote_name(f.column) for f in fields]
+
+    @property
+    def placeholders(self) -> list[str]:
+        return ["%s"] * (len(self.given) + len(self.per_row)) + [literal for _, literal in self.constant]
+
+    def params(self, values: Mapping[str, Any], now: datetime) -> list[Any]:
+        prepared = [f.get_db_prep_save(values[f.name], connection) for f in self.given]
+        for f in self.per_row:
+            value = now if _is_auto_now(f) else f.get_default()
+            prepared.append(f.get_db_prep_save(value, connection))
+        return prepared
+
+
+def _is_auto_now(field_: Field) -> bool:
+    return getattr(field_, "auto_now", False) or getattr(field_, "auto_now_add", False)
+
+
+def _columns(model: type[Model], given: Iterable[str], skip: Iterable[str] = ()) -> _Columns:
+    """The insert columns of `model`: every concrete field but the auto pk, `db_default` ones and `skip`."""
+    given_fields = tuple(model._meta.get_field(name) for name in given)
+    names = {f.name for f in given_fields} | set(skip)
+    defaulted = [
+        f
+        for f in model._meta.concrete_fields
+        if f.name not in names and not f.db_returning and not f.has_db_default()  # type: ignore[attr-defined]
+    ]
+    per_row = tuple(f for f in defaulted if (f.has_default() and callable(f.default)) or _is_auto_now(f))
+    constant = tuple(
+        (f, connection.ops.compose_sql("%s", [f.get_db_prep_save(f.get_default(), connection)]))
+        for f in defaulted
+        if f not in per_row
+    )
+    return _Columns(given=given_fields, per_row=per_row, constant=constant)
+
+
+@dataclass(frozen=True)
+class _Statement:
+    sql: str
+    contact: _Columns
+    message: _Columns
+    task: _Columns | None
+
+
+@cache
+def _statement(touched: tuple[str, ...], task_fields: tuple[str, ...] | None) -> _Statement:
+    """Build (once per set of contact fields to touch, and of task fields given) the statement."""
+    contact = _columns(Contact, _CONTACT_GIVEN)
+    message = _columns(Message, _MESSAGE_GIVEN, skip=("status",))
+    task = None if task_fields is None else _columns(DBTaskResult, task_fields)
+    qn = connection.ops.quote_name
+    columns = [qn(Contact._meta.get_field(name).column) for name in touched]
+    updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in columns)
+    paused = qn(Contact._meta.get_field("bot_paused").column)
+    message_id, status = qn(Message._meta.pk.column), qn(Message._meta.get_field("status").column)
+    parts = [
+        f"WITH contact AS (INSERT INTO {qn(Contact._meta.db_table)} ({', '.join(contact.names)}) "
+        f"VALUES ({', '.join(contact.placeholders)}) "
+        f"ON CONFLICT ({qn(Contact._meta.pk.column)}) DO UPDATE SET {updates} RETURNING {paused}), "
+        f"message AS (INSERT INTO {qn(Message._meta.db_table)} ({', '.join(message.names)}, {status}) "
+        f"SELECT {', '.join(message.placeholders)}, CASE WHEN contact.{paused} THEN %s ELSE %s END "
+        f"FROM contact RETURNING {message_id}, {status})"
+    ]
+    if task is not None:
+        # Every data-modifying part of a WITH runs to completion, read or not; all commit or fail together.
+        parts.append(
+            f", task AS (INSERT INTO {qn(DBTaskResult._meta.db_table)} ({', '.join(task.names)}) "
+            f"VALUES ({', '.join(task.placeholders)}))"
+        )
+    parts.append(f" SELECT {message_id}, {status} FROM message")
+    return _Statement(sql="".join(parts), contact=contact, message=message, task=task)
+
+
+def store_inbound(
+    *,
+    contact: Mapping[str, Any],
+    touched: Sequence[str],
+    message: Mapping[str, Any],
+    status_if_paused: str,
+    status: str,
+    now: datetime,
+    task: Mapping[str, Any] | None = None,
+) -> tuple[int, str]:
+    """Upsert the contact (`touched` fields updated when it exists), insert the message and its task; return its id and status.
+
+    The message's status is `status_if_paused` when the contact's `bot_paused` (as stored, or its
+    default for a new contact) is true, else `status`. `task` holds a `DBTaskResult` row's values
+    (`scheduling.TaskRow.values`), inserted in the same statement when given. One statement is
+    one transaction of its own (autocommit), or part of the caller's. Raises `IntegrityError` on a
+    duplicate `twilio_sid`, like the ORM insert, and then nothing at all is written.
+    """
+    statement = _statement(tuple(touched), None if task is None else tuple(task))
+    params = [
+        *statement.contact.params(contact, now),
+        *statement.message.params(message, now),
+        status_if_paused,
+        status,
+    ]
+    if statement.task is not None and task is not None:
+        params += statement.task.params(task, now)
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, params)
+        message_id, stored_status = cursor.fetchone()
+    return message_id, stored_status

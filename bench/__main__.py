@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import platform
+import secrets
 import sys
 import time
 from datetime import UTC, datetime
@@ -53,6 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brenda.settings")
+    # The bench runs production settings (DEBUG off) on its own databases: a throwaway key is right
+    # here, and a fresh machine has none (the stack's gunicorn gets its own, bench/stack.py).
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     import django
 
     django.setup()

@@ -9,7 +9,11 @@ Two loads: full speed (closed loop) and a moderate fixed rate (open loop). After
 
 import argparse
 import logging
+import os
+import resource
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 from . import loadgen
 from .common import fmt, print_table, ratio, say
@@ -46,7 +50,17 @@ def run(stack: BenchStack, args: argparse.Namespace) -> dict:
             path=path,
         )
 
+    cpu: dict[str, CpuSplit] = {}
+
     def load(name: str, requests, seconds: float, *, rate: float | None = None, full_speed_tool: bool = False):
+        if full_speed_tool:
+            before = CpuSample.take(stack)
+            result = _load(name, requests, seconds, rate=rate, full_speed_tool=True)
+            cpu[name] = CpuSample.take(stack).since(before, requests=result.ok)
+            return result
+        return _load(name, requests, seconds, rate=rate)
+
+    def _load(name: str, requests, seconds: float, *, rate: float | None = None, full_speed_tool: bool = False):
         say(f"ack: {name} for {seconds:g} s")
         if full_speed_tool and use_wrk:
             return loadgen.run_wrk(
@@ -124,6 +138,7 @@ def run(stack: BenchStack, args: argparse.Namespace) -> dict:
             ),
         ],
     )
+    cpu_split = print_cpu(cpu["full speed, trivial"], cpu["full speed, webhook"])
     verification = verify(stack, webhook_runs)
     return {
         "connections": CONNECTIONS,
@@ -138,8 +153,145 @@ def run(stack: BenchStack, args: argparse.Namespace) -> dict:
             "throughput_ratio_aim": AIM_THROUGHPUT_RATIO,
             "p99_ms_max": TARGET_P99_MS,
         },
+        "cpu_ms_per_request": cpu_split,
         "verification": verification,
     }
+
+
+@dataclass(frozen=True)
+class CpuSplit:
+    """CPU milliseconds per answered request during one load, by who spent them (None: not measurable here)."""
+
+    gunicorn: float | None
+    postgres: float | None
+    loadgen: float
+    busy: float | None  # share of the machine's CPU time that was busy (anyone's), 0-1
+    load_average: float
+
+    def as_dict(self) -> dict:
+        return {
+            "gunicorn": self.gunicorn,
+            "postgres": self.postgres,
+            "loadgen": self.loadgen,
+            "machine_busy": self.busy,
+            "load_average": self.load_average,
+        }
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU seconds so far of gunicorn's workers, of the bench database's PostgreSQL backends and of this process.
+
+    Read from /proc (Linux, PostgreSQL on this machine); elsewhere those columns stay empty.
+    Backends are per pid: a backend the pool opens during the load counts from zero.
+    """
+
+    gunicorn: dict[int, float]
+    postgres: dict[int, float]
+    loadgen: float  # this process (the Python load generator's threads) and finished children (wrk)
+    machine: tuple[float, float] | None  # (busy, total) jiffies of the whole machine
+
+    @classmethod
+    def take(cls, stack: BenchStack) -> "CpuSample":
+        master = stack.gunicorn.process.pid if stack.gunicorn else -1
+        backends = [pid for (pid,) in stack.db.rows(_BACKENDS_SQL, [stack.db.name])]
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return cls(
+            gunicorn={pid: t for pid, t in _proc_cpu().items() if _parent(pid) == master},
+            postgres={pid: t for pid in backends if (t := _proc_cpu([pid]).get(pid)) is not None},
+            loadgen=own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime,
+            machine=_machine_jiffies(),
+        )
+
+    def since(self, before: "CpuSample", *, requests: int) -> CpuSplit:
+        def per_request(now: dict[int, float], then: dict[int, float]) -> float | None:
+            if not now or not requests:
+                return None
+            return sum(t - then.get(pid, 0.0) for pid, t in now.items()) / requests * 1000
+
+        busy = None
+        if self.machine and before.machine and self.machine[1] > before.machine[1]:
+            busy = (self.machine[0] - before.machine[0]) / (self.machine[1] - before.machine[1])
+        return CpuSplit(
+            gunicorn=per_request(self.gunicorn, before.gunicorn),
+            postgres=per_request(self.postgres, before.postgres),
+            loadgen=(self.loadgen - before.loadgen) / max(requests, 1) * 1000,
+            busy=busy,
+            load_average=os.getloadavg()[0],
+        )
+
+
+_BACKENDS_SQL = "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_cpu(pids: list[int] | None = None) -> dict[int, float]:
+    """CPU seconds (user + system) of the given processes, or of every process, from /proc."""
+    found = {}
+    for pid in pids if pids is not None else [int(p) for p in os.listdir("/proc") if p.isdigit()]:
+        fields = _stat_fields(pid)
+        if fields is not None:
+            found[pid] = (int(fields[11]) + int(fields[12])) / _TICKS
+    return found
+
+
+def _parent(pid: int) -> int | None:
+    fields = _stat_fields(pid)
+    return int(fields[1]) if fields is not None else None
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, ...), or None if unreadable."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()
+
+
+def _machine_jiffies() -> tuple[float, float] | None:
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return None
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return float(sum(values) - idle), float(sum(values))
+
+
+def print_cpu(trivial: CpuSplit, webhook: CpuSplit) -> dict:
+    """Table 2c: where the CPU of a request goes at full speed, trivial view beside webhook."""
+
+    def total(split: CpuSplit) -> float | None:
+        if split.gunicorn is None:
+            return None
+        return split.gunicorn + (split.postgres or 0.0) + split.loadgen
+
+    rows = [
+        [
+            name,
+            fmt(split.gunicorn, 2),
+            fmt(split.postgres, 2),
+            fmt(split.loadgen, 2),
+            fmt(total(split), 2),
+            fmt(None if split.busy is None else split.busy * 100, 0),
+            fmt(split.load_average, 1),
+        ]
+        for name, split in (("trivial", trivial), ("webhook", webhook))
+    ]
+    print_table(
+        "2c. CPU per answered request at full speed, ms (from /proc; the machine is shared)",
+        ["target", "gunicorn", "postgres", "load gen", "total", "busy %", "load avg"],
+        rows,
+        align="lrrrrrr",
+        notes=[
+            "gunicorn = its workers; postgres = the backends connected to the bench database (its commits,"
+            " not the WAL writer's); load gen = this process (the Python client) or wrk",
+            "throughput ratio ~ trivial total / webhook total when the bench gets the same CPU for both loads;"
+            " busy % < 100 or a high load average means other processes took a share",
+        ],
+    )
+    return {"trivial": trivial.as_dict(), "webhook": webhook.as_dict()}
 
 
 def verify(stack: BenchStack, webhook_runs: list[loadgen.LoadResult]) -> dict:

@@ -50,9 +50,9 @@ def accept_inbound_message(
     never start before the message is committed, so a worker never picks up a message it cannot
     see yet: with the database task backend it is inserted in the message's own transaction
     (both commit together, before the webhook answers 200; on PostgreSQL in one statement), with
-    any other backend it is queued after commit. A copy of a message already stored queues nothing, unless it is stranded: its
-    task never got queued (the enqueue after commit failed and we answered 500), and the
-    re-delivery Twilio sends for that 500 is what queues it now.
+    any other backend it is queued after commit. A copy of a message already stored queues
+    nothing, unless it is stranded: its task never got queued (the enqueue after commit failed
+    and we answered 500), and the re-delivery Twilio sends for that 500 is what queues it now.
     """
     work = scheduling.Work(scheduling.PROCESS_USER_MESSAGES, (user_phone,))
     message, created = message_log.record_inbound(

@@ -17,7 +17,6 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Field, Model
-
 from django_tasks_db.models import DBTaskResult
 
 from .models import Contact, Message
@@ -41,8 +40,7 @@ class _Columns:
 
     @property
     def names(self) -> list[str]:
-        fields = (*self.given, *self.per_row, *(f for f, _ in self.constant))
-        return [connection.ops.quote_name(f.column) for f in fields]
+        return [_quoted(f) for f in (*self.given, *self.per_row, *(f for f, _ in self.constant))]
 
     @property
     def placeholders(self) -> list[str]:
@@ -60,20 +58,31 @@ def _is_auto_now(field_: Field) -> bool:
     return getattr(field_, "auto_now", False) or getattr(field_, "auto_now_add", False)
 
 
+def _field(model: type[Model], name: str) -> Field:
+    field_ = model._meta.get_field(name)
+    assert isinstance(field_, Field) and field_.column, f"{model.__name__}.{name} is not a column"
+    return field_
+
+
+def _quoted(field_: Field) -> str:
+    return connection.ops.quote_name(field_.column or "")
+
+
+def _literal(value: Any) -> str:
+    """`value` as an SQL literal, quoted by the driver (psycopg's client-side binding)."""
+    return connection.ops.compose_sql("%s", [value])  # type: ignore[attr-defined]  # PostgreSQL's operations
+
+
 def _columns(model: type[Model], given: Iterable[str], skip: Iterable[str] = ()) -> _Columns:
     """The insert columns of `model`: every concrete field but the auto pk, `db_default` ones and `skip`."""
-    given_fields = tuple(model._meta.get_field(name) for name in given)
+    given_fields = tuple(_field(model, name) for name in given)
     names = {f.name for f in given_fields} | set(skip)
     defaulted = [
-        f
-        for f in model._meta.concrete_fields
-        if f.name not in names and not f.db_returning and not f.has_db_default()  # type: ignore[attr-defined]
+        f for f in model._meta.concrete_fields if f.name not in names and not f.db_returning and not f.has_db_default()
     ]
     per_row = tuple(f for f in defaulted if (f.has_default() and callable(f.default)) or _is_auto_now(f))
     constant = tuple(
-        (f, connection.ops.compose_sql("%s", [f.get_db_prep_save(f.get_default(), connection)]))
-        for f in defaulted
-        if f not in per_row
+        (f, _literal(f.get_db_prep_save(f.get_default(), connection))) for f in defaulted if f not in per_row
     )
     return _Columns(given=given_fields, per_row=per_row, constant=constant)
 
@@ -93,14 +102,16 @@ def _statement(touched: tuple[str, ...], task_fields: tuple[str, ...] | None) ->
     message = _columns(Message, _MESSAGE_GIVEN, skip=("status",))
     task = None if task_fields is None else _columns(DBTaskResult, task_fields)
     qn = connection.ops.quote_name
-    columns = [qn(Contact._meta.get_field(name).column) for name in touched]
+    columns = [_quoted(_field(Contact, name)) for name in touched]
     updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in columns)
-    paused = qn(Contact._meta.get_field("bot_paused").column)
-    message_id, status = qn(Message._meta.pk.column), qn(Message._meta.get_field("status").column)
+    paused = _quoted(_field(Contact, "bot_paused"))
+    contact_pk, message_id = _quoted(_field(Contact, Contact._meta.pk.name)), _quoted(_field(Message, "id"))
+    status = _quoted(_field(Message, "status"))
+    # Only quoted names from the models' metadata and driver-quoted literals go into the text; values are parameters.
     parts = [
-        f"WITH contact AS (INSERT INTO {qn(Contact._meta.db_table)} ({', '.join(contact.names)}) "
+        f"WITH contact AS (INSERT INTO {qn(Contact._meta.db_table)} ({', '.join(contact.names)}) "  # noqa: S608
         f"VALUES ({', '.join(contact.placeholders)}) "
-        f"ON CONFLICT ({qn(Contact._meta.pk.column)}) DO UPDATE SET {updates} RETURNING {paused}), "
+        f"ON CONFLICT ({contact_pk}) DO UPDATE SET {updates} RETURNING {paused}), "
         f"message AS (INSERT INTO {qn(Message._meta.db_table)} ({', '.join(message.names)}, {status}) "
         f"SELECT {', '.join(message.placeholders)}, CASE WHEN contact.{paused} THEN %s ELSE %s END "
         f"FROM contact RETURNING {message_id}, {status})"
@@ -108,10 +119,10 @@ def _statement(touched: tuple[str, ...], task_fields: tuple[str, ...] | None) ->
     if task is not None:
         # Every data-modifying part of a WITH runs to completion, read or not; all commit or fail together.
         parts.append(
-            f", task AS (INSERT INTO {qn(DBTaskResult._meta.db_table)} ({', '.join(task.names)}) "
+            f", task AS (INSERT INTO {qn(DBTaskResult._meta.db_table)} ({', '.join(task.names)}) "  # noqa: S608
             f"VALUES ({', '.join(task.placeholders)}))"
         )
-    parts.append(f" SELECT {message_id}, {status} FROM message")
+    parts.append(f" SELECT {message_id}, {status} FROM message")  # noqa: S608
     return _Statement(sql="".join(parts), contact=contact, message=message, task=task)
 
 
@@ -125,10 +136,11 @@ def store_inbound(
     now: datetime,
     task: Mapping[str, Any] | None = None,
 ) -> tuple[int, str]:
-    """Upsert the contact (`touched` fields updated when it exists), insert the message and its task; return its id and status.
+    """Upsert the contact, insert the message and its task; return the message's id and status.
 
-    The message's status is `status_if_paused` when the contact's `bot_paused` (as stored, or its
-    default for a new contact) is true, else `status`. `task` holds a `DBTaskResult` row's values
+    `touched` are the contact's fields updated when it exists. The message's status is
+    `status_if_paused` when the contact's `bot_paused` (as stored, or its default for a new
+    contact) is true, else `status`. `task` holds a `DBTaskResult` row's values
     (`scheduling.TaskRow.values`), inserted in the same statement when given. One statement is
     one transaction of its own (autocommit), or part of the caller's. Raises `IntegrityError` on a
     duplicate `twilio_sid`, like the ORM insert, and then nothing at all is written.

@@ -84,7 +84,7 @@ class TaskRow:
 
     def enqueued(self) -> None:
         """Announce the inserted task as `DatabaseBackend.enqueue` does."""
-        result = DBTaskResult(**self.values)
+        result: DBTaskResult = DBTaskResult(**self.values)
         result._state.adding, result._state.db = False, self.using
         task_enqueued.send(type(self.backend), task_result=result.task_result)
 

@@ -21,7 +21,15 @@ from courses.selectors import get_course_amounts
 from messaging.formatting import to_whatsapp
 
 from . import message_log, repository, scheduling, tools, turns
-from .adapter import RunResult, SeedMessage, ThreadsAdapter, UserMessage, count_openai_requests, get_adapter
+from .adapter import (
+    RunResult,
+    SeedMessage,
+    ThreadsAdapter,
+    UserMessage,
+    count_openai_requests,
+    get_adapter,
+    is_openai_enabled,
+)
 from .attachments import describe_message
 from .exceptions import RunTimeout, ThreadNotFound, ThreadsError
 from .fallback import fallback_reply
@@ -391,6 +399,33 @@ def _turn_texts(turn: Turn) -> list[str]:
 def _renew_lease(turn: Turn) -> bool:
     """Renew the turn's lease; False when it is no longer the turn's (lapsed, or taken by recovery)."""
     return bool(turn.lease_token) and renew_user_lease(turn.user_phone, turn.lease_token, ttl_s=lease_ttl_s())
+
+
+def open_turn(
+    *,
+    user_phone: str,
+    lease_token: str,
+    messages: Sequence[Message],
+    thread_id: str = "",
+    bot_paused: bool | None = None,
+) -> tuple[Turn, list[Message]] | None:
+    """Open a running turn and claim `messages` into it; None (and no turn) when another turn took them all.
+
+    `bot_paused` is the pause flag the turn was routed by (`message_log.claim_for_turn`). A
+    recovery check is scheduled at once, so a worker that dies mid-turn is not the end of it.
+    """
+    turn = turns.start_turn(
+        user_phone=user_phone,
+        lease_token=lease_token,
+        engine=settings.OPENAI_ENGINE if is_openai_enabled() else "fallback",
+        thread_id=thread_id,
+    )
+    claimed = message_log.claim_for_turn(messages, turn, bot_paused=bot_paused)
+    if not claimed:
+        turns.discard_turn(turn)
+        return None
+    schedule_recovery_check(turn)
+    return turn, claimed
 
 
 def schedule_recovery_check(turn: Turn) -> None:

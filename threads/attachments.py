@@ -285,21 +285,20 @@ def open_for_staff(message: Message, index: int) -> StaffMedia:
     content_type = str(entry.get("sniffed_type") or "") or declared
     inline = content_type in media.AUDIO_TYPES or content_type in media.IMAGE_TYPES
     copy = media.local_copy(str(entry.get("stored") or ""))
+    chunks: Iterator[bytes]
+    close: Callable[[], None]
     if copy is not None:
         handle = copy.open("rb")
-        return StaffMedia(
-            content_type=content_type if inline else "application/octet-stream",
-            inline=inline,
-            chunks=iter(lambda: handle.read(media.CHUNK_BYTES), b""),
-            close=handle.close,
+        chunks, close = iter(lambda: handle.read(media.CHUNK_BYTES), b""), handle.close
+    else:
+        stack = contextlib.ExitStack()
+        _, chunks = stack.enter_context(
+            media.open_media(str(entry.get("url") or ""), deadline=time.monotonic() + STAFF_STREAM_S)
         )
-    stack = contextlib.ExitStack()
-    _served, chunks = stack.enter_context(
-        media.open_media(str(entry.get("url") or ""), deadline=time.monotonic() + STAFF_STREAM_S)
-    )
+        close = stack.close
     return StaffMedia(
         content_type=content_type if inline else "application/octet-stream",
         inline=inline,
         chunks=chunks,
-        close=stack.close,
+        close=close,
     )

@@ -39,8 +39,6 @@ SPANISH_MONTHS = (
 )
 ALWAYS = ("", "always", "24/7")
 MINUTES_PER_DAY = 24 * 60
-# How far ahead an opening is looked for: a week always holds one when any day has hours.
-_SEARCH_DAYS = 8
 
 
 class BusinessHoursError(ValueError):

@@ -10,11 +10,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.conf import settings
-
-from . import consent, message_log, turns
-from .adapter import is_openai_enabled
-from .answering import schedule_recovery_check
+from . import consent, turns
+from .answering import open_turn
 from .consent import Keyword
 from .models import Contact, Message, Turn
 from .outbound import deliver_reply
@@ -55,16 +52,10 @@ def plan(messages: Sequence[Message], *, opted_out: bool) -> ConsentPlan:
 
 def run_consent_turn(*, user_phone: str, consent_plan: ConsentPlan, lease_token: str) -> Turn | None:
     """Apply the keywords of `consent_plan` in order and answer as the rules say; the caller holds the lease."""
-    turn = turns.start_turn(
-        user_phone=user_phone,
-        lease_token=lease_token,
-        engine=settings.OPENAI_ENGINE if is_openai_enabled() else "fallback",
-    )
-    claimed = message_log.claim_for_turn(consent_plan.consumed, turn)
-    if not claimed:
-        turns.discard_turn(turn)
+    opened = open_turn(user_phone=user_phone, lease_token=lease_token, messages=consent_plan.consumed)
+    if opened is None:
         return None
-    schedule_recovery_check(turn)
+    turn, claimed = opened
     claimed_ids = {message.pk for message in claimed}
     changes: list[tuple[Keyword, Message]] = []
     for keyword, message in consent_plan.keywords:

@@ -25,13 +25,15 @@ from . import scheduling
 from .handoff_requests import REASON_MAX_CHARS, handoff_reply, language_of, request_handoff, timeout_due_at
 from .models import Contact, Handoff, Message
 from .outbound import deliver_reply
+from .phones import format_phone
+from .stats import FAILED_DELIVERY_STATUSES
 
 logger = logging.getLogger(__name__)
 
 # Messages of the conversation quoted in the staff e-mail.
 EMAIL_TRANSCRIPT_LIMIT = 10
 # Statuses of a staff reply that never reached the user: the user is still waiting.
-UNDELIVERED_STATUSES = frozenset({Message.Status.FAILED, Message.Status.UNDELIVERED, Message.Status.BLOCKED})
+UNDELIVERED_STATUSES = frozenset({*FAILED_DELIVERY_STATUSES, Message.Status.BLOCKED})
 STILL_ON_IT_NOTE = {
     "es": "Seguimos con tu solicitud: una persona del equipo te responderá por este chat lo antes posible. 🙏",
     "en": "We're still on it: a person from our team will answer you in this chat as soon as possible. 🙏",
@@ -64,7 +66,7 @@ def notify_staff(*, handoff_id: int) -> bool:
         return False
     contact = Contact.objects.filter(pk=handoff.user_phone).first()
     name = (contact.profile_name if contact else "") or "(sin nombre)"
-    subject = f"Brenda: {name} ({_display_phone(handoff.user_phone)}) quiere hablar con una persona"
+    subject = f"Brenda: {name} ({format_phone(handoff.user_phone)}) quiere hablar con una persona"
     try:
         send_mail(subject, _email_body(handoff, name=name), None, recipients)
     except Exception as exc:  # SMTP down, bad credentials, …: logged and shown in the admin, never raised
@@ -88,7 +90,7 @@ def _email_body(handoff: Handoff, *, name: str) -> str:
         Message.objects.filter(user_phone=handoff.user_phone).order_by("-created_at", "-id")[:EMAIL_TRANSCRIPT_LIMIT]
     )
     lines = [
-        f"{name} ({_display_phone(handoff.user_phone)}) asked to talk to a person.",
+        f"{name} ({format_phone(handoff.user_phone)}) asked to talk to a person.",
         "",
         f"When:   {local:%Y-%m-%d %H:%M} ({settings.TIME_ZONE})",
         f"Reason: {handoff.reason or '-'}",
@@ -103,10 +105,6 @@ def _email_body(handoff: Handoff, *, name: str) -> str:
     lines += ["", f"Open the conversation: {conversation_url(handoff.user_phone)}", ""]
     lines.append("The bot is paused for this user until staff resume it.")
     return "\n".join(lines)
-
-
-def _display_phone(user_phone: str) -> str:
-    return user_phone.removeprefix("whatsapp:")
 
 
 # --- The timeout --------------------------------------------------------------------------------
@@ -187,12 +185,12 @@ def record_staff_reply(*, user_phone: str, messages: Sequence[Message], now: dat
     """
     if not any(m.status not in UNDELIVERED_STATUSES for m in messages):
         return False
-    return _close(user_phone, outcome=Handoff.Outcome.REPLIED, now=now or timezone.now(), replied=True)
+    return _close([user_phone], outcome=Handoff.Outcome.REPLIED, now=now or timezone.now(), replied=True)
 
 
 def resolve(*, user_phone: str, staff_user_id: int | None = None, now: datetime | None = None) -> bool:
     """Clear the user's wait (staff dealt with it elsewhere); the bot stays paused. Return whether one was open."""
-    return _close(user_phone, outcome=Handoff.Outcome.RESOLVED, now=now or timezone.now(), by=staff_user_id)
+    return _close([user_phone], outcome=Handoff.Outcome.RESOLVED, now=now or timezone.now(), by=staff_user_id)
 
 
 def resume_bot(*, user_phone: str, staff_user_id: int | None = None, now: datetime | None = None) -> bool:
@@ -201,13 +199,18 @@ def resume_bot(*, user_phone: str, staff_user_id: int | None = None, now: dateti
     On its next turn the model is told what staff and the user said meanwhile.
     """
     was_paused = Contact.objects.filter(pk=user_phone, bot_paused=True).exists()
-    _close(user_phone, outcome=Handoff.Outcome.RESUMED, now=now or timezone.now(), by=staff_user_id, resume=True)
-    Contact.objects.filter(pk=user_phone).update(bot_paused=False)
+    resume_bots([user_phone], staff_user_id=staff_user_id, now=now)
     return was_paused
 
 
+def resume_bots(user_phones: Sequence[str], *, staff_user_id: int | None = None, now: datetime | None = None) -> None:
+    """Hand several conversations back to the bot at once, closing their open handoffs (a few queries in all)."""
+    if user_phones:
+        _close(user_phones, outcome=Handoff.Outcome.RESUMED, now=now or timezone.now(), by=staff_user_id, resume=True)
+
+
 def _close(
-    user_phone: str,
+    user_phones: Sequence[str],
     *,
     outcome: str,
     now: datetime,
@@ -219,22 +222,18 @@ def _close(
         changes: dict = {"waiting_since": None, "waiting_reason": "", "waiting_message": None}
         if resume:
             changes["bot_paused"] = False
-        Contact.objects.filter(pk=user_phone).update(**changes)
-        open_ids = list(
+        Contact.objects.filter(pk__in=user_phones).update(**changes)
+        open_handoffs = dict(
             Handoff.objects.select_for_update()
-            .filter(user_phone=user_phone, closed_at__isnull=True)
-            .values_list("pk", flat=True)
+            .filter(user_phone__in=user_phones, closed_at__isnull=True)
+            .values_list("pk", "user_phone")
         )
-        if not open_ids:
+        if not open_handoffs:
             return False
         update: dict = {"closed_at": now, "outcome": outcome, "closed_by_id": by}
         if replied:
             update["first_staff_reply_at"] = now
-        Handoff.objects.filter(pk__in=open_ids).update(**update)
-    logger.info("handoff of %s closed: %s", user_phone, outcome)
+        Handoff.objects.filter(pk__in=open_handoffs).update(**update)
+    for user_phone in sorted(set(open_handoffs.values())):
+        logger.info("handoff of %s closed: %s", user_phone, outcome)
     return True
-
-
-def waiting_for(since: datetime, *, now: datetime | None = None) -> timedelta:
-    """How long a user has waited for staff."""
-    return (now or timezone.now()) - since

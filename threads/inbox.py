@@ -5,12 +5,12 @@ JSON endpoints the page polls render the same rows, so a refresh shows exactly w
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from .consent import is_window_open, window_closes_at
+from .consent import WINDOW, is_window_open, window_closes_at
 from .models import Contact, Message, OaThreadMap
 
 PAGE_SIZE = 50
@@ -37,10 +37,6 @@ class InboxRow:
     mapped: bool
     unread: bool
     window_open: bool
-
-    @property
-    def waiting_for(self) -> timedelta | None:
-        return timezone.now() - self.contact.waiting_since if self.contact.waiting_since else None
 
     @property
     def preview(self) -> str:
@@ -105,7 +101,7 @@ def _filtered(*, status: str, query: str) -> QuerySet[Contact]:
     contacts = Contact.objects.all()
     for word in query.split():
         contacts = contacts.filter(Q(user_phone__icontains=word) | Q(profile_name__icontains=word))
-    window_start = timezone.now() - timedelta(hours=24)
+    window_start = timezone.now() - WINDOW
     match status:
         case "waiting":
             contacts = contacts.filter(waiting_since__isnull=False)
@@ -125,11 +121,7 @@ def get_conversation(user_phone: str) -> tuple[Contact | None, list[Message], in
     contact = Contact.objects.filter(pk=user_phone).first()
     messages = Message.objects.filter(user_phone=user_phone)
     total = messages.count()
-    latest = list(
-        messages.select_related("staff_user", "template", "turn")
-        .defer("turn__state")
-        .order_by("-created_at", "-id")[:TRANSCRIPT_LIMIT]
-    )
+    latest = list(messages.select_related("staff_user", "template").order_by("-created_at", "-id")[:TRANSCRIPT_LIMIT])
     return contact, latest[::-1], total
 
 

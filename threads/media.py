@@ -59,10 +59,9 @@ DEFAULT_ESTIMATE_BPS = 32_000
 
 @dataclass(frozen=True)
 class Fetched:
-    """A downloaded attachment: its bytes and the content type its server declared."""
+    """A downloaded attachment: its bytes."""
 
     data: bytes
-    declared_type: str
 
 
 def base_type(content_type: str) -> str:
@@ -133,11 +132,11 @@ def open_media(url: str, *, deadline: float, max_bytes: int | None = None) -> It
     raise MediaUnavailable("too_many_redirects", _describe(url))
 
 
-def fetch_media(url: str, *, deadline: float, max_bytes: int | None = None) -> Fetched:
+def fetch_media(url: str, *, deadline: float) -> Fetched:
     """Download a Twilio media URL whole (see `open_media` for the guards)."""
-    with open_media(url, deadline=deadline, max_bytes=max_bytes) as (declared_type, chunks):
+    with open_media(url, deadline=deadline) as (_declared_type, chunks):
         data = b"".join(chunks)
-    return Fetched(data=data, declared_type=declared_type)
+    return Fetched(data=data)
 
 
 def _limited(response: httpx2.Response, limit: int, deadline: float) -> Iterator[bytes]:

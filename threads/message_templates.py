@@ -11,7 +11,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from .consent import outbound_state
+from .consent import is_opted_out
 from .models import Message, MessageTemplate
 from .outbound import deliver_template
 
@@ -115,7 +115,7 @@ def send_template(
     block it anyway, but staff and scripts should hear it as an error, not find a blocked row.
     """
     preview = prepare_template(name=name, variables=variables)
-    if outbound_state(user_phone).opted_out:
+    if is_opted_out(user_phone):
         raise TemplateError(f"{user_phone} has opted out of messages: nothing was sent")
     message = deliver_template(
         user_phone=user_phone,

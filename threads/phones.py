@@ -14,3 +14,8 @@ def normalize_whatsapp_phone(text: str) -> str | None:
         value = value[len("whatsapp:") :]
     value = re.sub(r"[\s\-().]", "", value)
     return f"whatsapp:{value}" if re.fullmatch(_E164, value) else None
+
+
+def format_phone(user_phone: str) -> str:
+    """Show a WhatsApp sender without Twilio's channel prefix ("+5215512345678")."""
+    return user_phone.removeprefix("whatsapp:")

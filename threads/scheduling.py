@@ -61,8 +61,7 @@ def run_soon_on_commit(name: str, *args, using: str = DEFAULT_DB_ALIAS) -> None:
     Outside a transaction both come to the same thing: the work is enqueued at once.
     """
     task_ = _task(name)
-    same_database = isinstance(task_.get_backend(), DatabaseBackend) and router.db_for_write(DBTaskResult) == using
-    if same_database and connections[using].in_atomic_block:
+    if _tasks_live_in(task_.get_backend(), using) and connections[using].in_atomic_block:
         task_.enqueue(*args)
     else:
         transaction.on_commit(partial(task_.enqueue, *args), using=using)
@@ -103,8 +102,9 @@ class Work:
         """
         task_ = _task(self.name)
         backend = task_.get_backend()
-        if not isinstance(backend, DatabaseBackend) or router.db_for_write(DBTaskResult) != using:
+        if not _tasks_live_in(backend, using):
             return None
+        assert isinstance(backend, DatabaseBackend)
         backend.validate_task(task_)
         values = {
             "id": backend._get_id(),
@@ -177,3 +177,8 @@ def _task(name: str) -> Task:
         return _registry[name]
     except KeyError:
         raise LookupError(f"no task registered for {name!r}: is the threads app installed?") from None
+
+
+def _tasks_live_in(backend: object, using: str) -> bool:
+    """Whether tasks are rows of the database `using` (the database backend, routed there)."""
+    return isinstance(backend, DatabaseBackend) and router.db_for_write(DBTaskResult) == using

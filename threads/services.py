@@ -26,8 +26,8 @@ from .answering import (
     fail_turn,
     lease_ttl_s,
     mapped_thread_id,
+    open_turn,
     reply_origin,
-    schedule_recovery_check,
     text_for_model,
     tracking_openai_requests,
 )
@@ -113,17 +113,16 @@ def run_turn(
         return run_consent_turn(user_phone=user_phone, consent_plan=consent_plan, lease_token=lease_token)
     to_model = not bot_paused and is_openai_enabled()
     exceeded = check_budget(user_phone=user_phone) if to_model else None
-    turn = turns.start_turn(
+    opened = open_turn(
         user_phone=user_phone,
         lease_token=lease_token,
-        engine=settings.OPENAI_ENGINE if is_openai_enabled() else "fallback",
+        messages=messages,
         thread_id=mapped_thread_id(user_phone) if to_model and not exceeded else "",
+        bot_paused=bot_paused,
     )
-    claimed = message_log.claim_for_turn(messages, turn, bot_paused=bot_paused)
-    if not claimed:
-        turns.discard_turn(turn)
+    if opened is None:
         return None
-    schedule_recovery_check(turn)
+    turn, claimed = opened
     texts = [text_for_model(m) for m in claimed]
 
     if bot_paused:

@@ -149,8 +149,7 @@ def set_bot_paused(*, user_phones: Sequence[str], paused: bool) -> int:
             # A user without a contact row is not paused: there is nothing to resume.
             changed = Contact.objects.filter(pk__in=to_change).update(bot_paused=False)
     if not paused:  # handing back to the bot ends any wait for a person
-        for phone in phones:
-            handoff.resume_bot(user_phone=phone)
+        handoff.resume_bots(phones)
     logger.info("bot %s for %d user(s)", "paused" if paused else "resumed", changed)
     return changed
 

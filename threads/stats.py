@@ -132,12 +132,7 @@ class DashboardStats:
 
 def get_dashboard_stats(*, days: int = 14) -> DashboardStats:
     """Return the statistics of the last `days` local calendar days, today included."""
-    if not 1 <= days <= MAX_DAYS:
-        raise ValueError(f"days must be between 1 and {MAX_DAYS}; got {days}")
-    today = timezone.localdate()
-    first_day = today - timedelta(days=days - 1)
-    since = timezone.make_aware(datetime.combine(first_day, time.min))
-    day_list = [first_day + timedelta(days=offset) for offset in range(days)]
+    since, day_list = _period(days)
 
     messages = Message.objects.filter(created_at__gte=since)
     per_day_messages: Counter[tuple[date, str]] = Counter()
@@ -148,7 +143,7 @@ def get_dashboard_stats(*, days: int = 14) -> DashboardStats:
             per_day_blocked[day] += n
     turns = Turn.objects.filter(started_at__gte=since)
     per_day_turns, per_day_cost, by_reason, fallback_by_reason = _turns_per_day(turns)
-    per_day_consent = _count_per_day(ConsentEvent.objects.filter(created_at__gte=since), "created_at", extra="kind")
+    per_day_consent = _count_per_day_by(ConsentEvent.objects.filter(created_at__gte=since), "created_at", "kind")
 
     message_totals = messages.aggregate(
         staff=Count("pk", filter=Q(origin=Message.Origin.STAFF)),
@@ -275,6 +270,15 @@ def percentile[N: (int, Decimal)](values: Sequence[N], pct: float) -> N | None:
     return ordered[min(rank, len(ordered)) - 1]
 
 
+def _period(days: int) -> tuple[datetime, list[date]]:
+    """The start of the last `days` local calendar days (today included), and those days."""
+    if not 1 <= days <= MAX_DAYS:
+        raise ValueError(f"days must be between 1 and {MAX_DAYS}; got {days}")
+    first_day = timezone.localdate() - timedelta(days=days - 1)
+    since = timezone.make_aware(datetime.combine(first_day, time.min))
+    return since, [first_day + timedelta(days=offset) for offset in range(days)]
+
+
 def _count_per_day_by(queryset, field: str, *columns: str) -> dict[tuple, int]:
     """Rows per (local day, *columns), in one grouped query.
 
@@ -282,11 +286,6 @@ def _count_per_day_by(queryset, field: str, *columns: str) -> dict[tuple, int]:
     """
     rows = queryset.order_by().annotate(day=TruncDate(field)).values("day", *columns).annotate(n=Count("pk"))
     return {(row["day"], *(row[column] for column in columns)): row["n"] for row in rows}
-
-
-def _count_per_day(queryset, field: str, *, extra: str | None = None) -> dict[tuple[date, str | None], int]:
-    counts = _count_per_day_by(queryset, field, *([extra] if extra else []))
-    return {(key[0], key[1] if extra else None): n for key, n in counts.items()}
 
 
 _TOKEN_FIELDS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens")
@@ -450,20 +449,18 @@ class HandoffStats:
 
 def get_handoff_stats(*, days: int = 14) -> HandoffStats:
     """Return the handoffs of the last `days` local calendar days (today included) and those open now."""
-    today = timezone.localdate()
-    first_day = today - timedelta(days=days - 1)
-    since = timezone.make_aware(datetime.combine(first_day, time.min))
+    since, day_list = _period(days)
     handoffs = Handoff.objects.filter(requested_at__gte=since)
-    counts = _count_per_day(handoffs, "requested_at")
+    counts = _count_per_day_by(handoffs, "requested_at")
     waits = [
         round((replied - requested).total_seconds())
         for requested, replied in handoffs.exclude(first_staff_reply_at=None)
         .order_by("-requested_at")
         .values_list("requested_at", "first_staff_reply_at")[:ANSWERED_SAMPLE_LIMIT]
-        if replied is not None
+        if replied is not None  # always, after the exclude; it tells the type checker so
     ]
     return HandoffStats(
-        per_day=[(day, counts.get((day, None), 0)) for day in (first_day + timedelta(days=n) for n in range(days))],
+        per_day=[(day, counts.get((day,), 0)) for day in day_list],
         requested=sum(counts.values()),
         replied=len(waits),
         first_reply_p50_s=percentile(waits, 50),

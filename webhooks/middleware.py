@@ -5,7 +5,7 @@ which Django would stream to a temporary file before the view could check a sign
 body of megabytes — is refused from the headers alone, before a byte of it is read. A chunked
 body without a length is read here, at most `WEBHOOK_MAX_BODY_BYTES`, and refused past that.
 
-Placed first in `MIDDLEWARE`, so no other middleware can touch the body before it is judged.
+Placed first in `MIDDLEWARE`, so its `process_view` judges the body before any other middleware's.
 Views opt in by naming the one content type they accept (`body_content_type`).
 """
 
@@ -15,7 +15,6 @@ from io import BytesIO
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import Resolver404, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -31,22 +30,15 @@ class WebhookBodyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        expected = _expected_content_type(request)
-        if expected is not None:
-            refusal = _judge(request, expected)
-            if refusal is not None:
-                return refusal
         return self.get_response(request)
 
+    def process_view(self, request: HttpRequest, view_func: Callable, view_args: tuple, view_kwargs: dict):
+        """Judge the body once Django has resolved the view (no second URL lookup), before any view reads it.
 
-def _expected_content_type(request: HttpRequest) -> str | None:
-    """The content type the view of this path accepts, or None when it is not a webhook."""
-    try:
-        match = resolve(request.path_info, urlconf=getattr(request, "urlconf", None))
-    except Resolver404:
-        return None
-    view_class = getattr(match.func, "view_class", None)
-    return getattr(view_class, "body_content_type", None)
+        No middleware reads a body before views run, and this one's `process_view` comes first.
+        """
+        expected = getattr(getattr(view_func, "view_class", None), "body_content_type", None)
+        return _judge(request, expected) if expected is not None else None
 
 
 def _judge(request: HttpRequest, expected: str) -> HttpResponse | None:

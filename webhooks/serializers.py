@@ -13,6 +13,7 @@ validation together. Errors keep DRF's shape and wording: `{"field": ["message"]
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeGuard
 from urllib.parse import urlsplit
 
 from django.http import QueryDict
@@ -174,8 +175,6 @@ def read_openai_event(event: object) -> OpenAIEventFields | None:
     """
     event_id = getattr(event, "id", None)
     event_type = getattr(event, "type", None)
-    if not (isinstance(event_id, str) and isinstance(event_type, str)):
-        return None
     if not _is_short_text(event_id, MAX_EVENT_ID_CHARS) or not _is_short_text(event_type, MAX_EVENT_TYPE_CHARS):
         return None
     response_id = getattr(getattr(event, "data", None), "id", None)
@@ -186,5 +185,5 @@ def read_openai_event(event: object) -> OpenAIEventFields | None:
     )
 
 
-def _is_short_text(value: object, limit: int) -> bool:
+def _is_short_text(value: object, limit: int) -> TypeGuard[str]:
     return isinstance(value, str) and 0 < len(value) <= limit

@@ -345,3 +345,17 @@ def test_the_stats_count_opt_outs_opt_ins_and_blocked_messages(outbox, user_wrot
 
     assert (stats.opt_outs, stats.opt_ins, stats.blocked_messages, stats.opted_out_users) == (2, 1, 1, 1)
     assert (stats.per_day[-1].opt_outs, stats.per_day[-1].opt_ins) == (2, 1)
+
+
+def test_outbound_states_read_many_users_in_one_query(db, django_assert_num_queries):
+    other, stranger = "whatsapp:+5215500000001", "whatsapp:+5215500000002"
+    message_log.record_inbound(user_phone=PHONE, twilio_sid="SM" + "3" * 32, body="hola")
+    Contact.objects.create(user_phone=other, opted_out_at=timezone.now())
+
+    with django_assert_num_queries(1):
+        states = consent.outbound_states([PHONE, other, stranger])
+
+    assert states == {phone: consent.outbound_state(phone) for phone in (PHONE, other, stranger)}
+    assert states[PHONE].free_form_allowed
+    assert states[other].opted_out and not states[other].template_allowed
+    assert not states[stranger].opted_out and not states[stranger].window_open

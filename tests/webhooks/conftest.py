@@ -114,3 +114,36 @@ def post_openai(client, openai_settings):
         return (client_ or client).post("/webhooks/openai", sent_body, content_type="application/json", **headers)
 
     return post
+
+
+def deliver_concurrently(copies: int, deliver) -> list:
+    """Run `deliver(client)` in `copies` threads released at once, as Twilio's parallel re-deliveries arrive.
+
+    Each thread has its own test client and database connection; the results come back in
+    completion order, and an exception in any thread fails the caller (a thread would lose it).
+    """
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    barrier = threading.Barrier(copies)
+    results, errors = [], []
+
+    def run():
+        try:
+            client = Client()
+            barrier.wait(timeout=10)
+            results.append(deliver(client))
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(copies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    return results

@@ -1,7 +1,6 @@
 """The acknowledgement path of `POST /webhooks/twilio`: what it writes, in how many statements and transactions."""
 
 import re
-import threading
 from urllib.parse import urlencode
 
 import pytest
@@ -10,7 +9,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django_tasks_db.models import DBTaskResult
 
-from tests.webhooks.conftest import PHONE, inbound_params, twilio_signature
+from tests.webhooks.conftest import PHONE, deliver_concurrently, inbound_params, twilio_signature
 from threads import scheduling
 from threads.models import Contact, Message
 
@@ -152,25 +151,8 @@ def test_a_consent_keyword_of_a_paused_user_is_received_not_held(client, databas
 @pytest.mark.django_db(transaction=True)
 def test_parallel_copies_with_the_database_backend_store_one_message_and_one_task(database_tasks):
     copies = 8
-    barrier = threading.Barrier(copies)
-    statuses, errors = [], []
 
-    def deliver():
-        try:
-            client = Client()
-            barrier.wait(timeout=10)
-            statuses.append(signed_post(client, inbound_params()).status_code)
-        except Exception as exc:  # surfaced below: an exception in a thread would be lost
-            errors.append(exc)
-        finally:
-            connection.close()
+    statuses = deliver_concurrently(copies, lambda client: signed_post(client, inbound_params()).status_code)
 
-    threads = [threading.Thread(target=deliver) for _ in range(copies)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-
-    assert errors == []
     assert statuses == [200] * copies
     assert (Message.objects.count(), DBTaskResult.objects.count(), Contact.objects.count()) == (1, 1, 1)

@@ -1,14 +1,11 @@
 """POST /webhooks/twilio: signature, form validation, storage once per MessageSid, one task per new message."""
 
-import threading
 from urllib.parse import urlencode
 
 import pytest
-from django.db import connection
 from django.tasks import default_task_backend
-from django.test import Client
 
-from tests.webhooks.conftest import PHONE, SID, TWILIO_TOKEN, inbound_params, twilio_signature
+from tests.webhooks.conftest import PHONE, SID, TWILIO_TOKEN, deliver_concurrently, inbound_params, twilio_signature
 from threads.models import Contact, Message
 
 pytestmark = pytest.mark.django_db
@@ -291,35 +288,20 @@ def test_redelivery_of_a_message_whose_task_was_never_queued_queues_it(
 @pytest.mark.django_db(transaction=True)
 def test_parallel_duplicates_store_one_message_and_enqueue_one_task(twilio_settings):
     copies = 8
-    barrier = threading.Barrier(copies)
     params = inbound_params()
     signature = twilio_signature(f"http://testserver{URL}", params)
-    statuses, enqueues, errors = [], [], []
 
-    def deliver():
-        try:
-            client = Client()
-            barrier.wait(timeout=10)
-            response = client.post(
-                URL,
-                urlencode(params),
-                content_type="application/x-www-form-urlencoded",
-                HTTP_X_TWILIO_SIGNATURE=signature,
-            )
-            statuses.append(response.status_code)
-            enqueues.append(len(default_task_backend.results))
-        except Exception as exc:  # surfaced below: an exception in a thread would be lost
-            errors.append(exc)
-        finally:
-            connection.close()
+    def deliver(client):
+        response = client.post(
+            URL,
+            urlencode(params),
+            content_type="application/x-www-form-urlencoded",
+            HTTP_X_TWILIO_SIGNATURE=signature,
+        )
+        return response.status_code, len(default_task_backend.results)
 
-    threads = [threading.Thread(target=deliver) for _ in range(copies)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    statuses, enqueues = zip(*deliver_concurrently(copies, deliver), strict=True)
 
-    assert errors == []
-    assert statuses == [200] * copies
+    assert list(statuses) == [200] * copies
     assert Message.objects.filter(twilio_sid=SID).count() == 1
     assert sum(enqueues) == 1

@@ -21,6 +21,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 
 from ..models import OPEN_STATUSES, Turn
+from ..phones import format_phone as format_phone  # re-exported: the admin modules import it from here
 
 # What every empty or unknown value shows, in every column and field (ModelAdmin.empty_value_display too).
 EMPTY = "—"
@@ -100,11 +101,6 @@ def format_short_datetime(value: datetime | None) -> str:
     local = timezone.localtime(value)
     day = date_format(local, "N j," if local.year == timezone.localdate().year else "N j, Y,")
     return f"{day} {date_format(local, 'P').replace(' ', '\N{NO-BREAK SPACE}')}"
-
-
-def format_phone(user_phone: str) -> str:
-    """Show a WhatsApp sender without Twilio's channel prefix ("+5215512345678")."""
-    return user_phone.removeprefix("whatsapp:")
 
 
 def conversation_url(user_phone: str, *, has_mapping: bool) -> str:

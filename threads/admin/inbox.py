@@ -9,7 +9,7 @@ in fresh server-rendered parts when the polled JSON says they changed.
 
 import hashlib
 import logging
-from typing import cast
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -85,7 +85,7 @@ def inbox_view(request: HttpRequest) -> TemplateResponse:
 def inbox_updates_view(request: HttpRequest) -> JsonResponse:
     _require(request)
     parts, _ = _list_parts(request)
-    return _updates(request, parts)
+    return _updates(request, parts, _version(parts))
 
 
 def _list_parts(request: HttpRequest) -> tuple[dict[str, str], int]:
@@ -106,10 +106,9 @@ def _list_parts(request: HttpRequest) -> tuple[dict[str, str], int]:
 @require_GET
 def conversation_view(request: HttpRequest, user_phone: str) -> TemplateResponse:
     _require(request)
-    parts = _conversation_parts(request, user_phone)
+    parts, state = _conversation_parts(request, user_phone)
     inbox.mark_read(user_phone)
-    contact, _, _ = inbox.get_conversation(user_phone)
-    window_open, _ = inbox.window_state(contact)
+    contact = state["contact"]
     context = {
         **admin.site.each_context(request),
         "title": f"Conversation with {(contact.profile_name if contact else '') or user_phone}",
@@ -119,7 +118,7 @@ def conversation_view(request: HttpRequest, user_phone: str) -> TemplateResponse
         "version": _version(parts),
         "poll_url": reverse("inbox_conversation_updates", args=[user_phone]),
         "poll_interval": POLL_INTERVAL_MS,
-        "window_open": window_open,
+        "window_open": state["window_open"],
         "reply_form": ReplyForm(),
         "template_form": TemplateForm(),
         "can_send": request.user.has_perm("threads.send_staff_message"),
@@ -133,19 +132,21 @@ def conversation_view(request: HttpRequest, user_phone: str) -> TemplateResponse
 @require_GET
 def conversation_updates_view(request: HttpRequest, user_phone: str) -> JsonResponse:
     _require(request)
-    parts = _conversation_parts(request, user_phone)
-    response = _updates(request, parts)
-    if request.GET.get("version") != _version(parts):
+    parts, _ = _conversation_parts(request, user_phone)
+    version = _version(parts)
+    response = _updates(request, parts, version)
+    if request.GET.get("version") != version:
         inbox.mark_read(user_phone)  # staff have the page open: what they are shown is read
     return response
 
 
-def _conversation_parts(request: HttpRequest, user_phone: str) -> dict[str, str]:
+def _conversation_parts(request: HttpRequest, user_phone: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """The page's live parts, and the context they were rendered from (so the page fetches once)."""
     contact, rows, total = inbox.get_conversation(user_phone)
     if contact is None and not rows:
         raise Http404("Brenda has no conversation with this number.")
     window_open, window_closes = inbox.window_state(contact)
-    context = {
+    context: dict[str, Any] = {
         "contact": contact,
         "messages": rows,
         "total": total,
@@ -153,14 +154,14 @@ def _conversation_parts(request: HttpRequest, user_phone: str) -> dict[str, str]
         "window_open": window_open,
         "window_closes": window_closes,
     }
-    return {
+    parts: dict[str, str] = {
         "inbox-transcript": render_to_string("admin/inbox/_transcript.html", context, request=request),
         "inbox-state": render_to_string("admin/inbox/_state.html", context, request=request),
     }
+    return parts, context
 
 
-def _updates(request: HttpRequest, parts: dict[str, str]) -> JsonResponse:
-    version = _version(parts)
+def _updates(request: HttpRequest, parts: dict[str, str], version: str) -> JsonResponse:
     if request.GET.get("version") == version:
         return JsonResponse({"version": version, "changed": False})
     return JsonResponse({"version": version, "changed": True, "parts": parts})
@@ -192,10 +193,12 @@ def reply_view(request: HttpRequest, user_phone: str) -> HttpResponse:
         logger.exception("staff reply to %s could not be sent: messaging is not configured", user_phone)
         messages.error(request, "Messaging is not configured: nothing was sent.")
         return _back(user_phone)
-    undelivered = [row for row in rows if row.status in handoff.UNDELIVERED_STATUSES]
-    problems = [row.status_note or row.get_status_display() for row in undelivered]
-    if problems:
-        messages.error(request, f"Not delivered: {problems[0]}")
+    problem = next(
+        (row.status_note or row.get_status_display() for row in rows if row.status in handoff.UNDELIVERED_STATUSES),
+        None,
+    )
+    if problem is not None:
+        messages.error(request, f"Not delivered: {problem}")
     else:
         messages.success(request, "Sent.")
     return _back(user_phone)

@@ -465,8 +465,9 @@ class OaThreadMapAdmin(admin.ModelAdmin):
     ) -> TemplateResponse:
         mappings = list(self.get_queryset(request).filter(pk__in=phones).order_by("pk"))
         if action.name in _SENDING_ACTIONS:
+            states = consent.outbound_states(mapping.user_phone for mapping in mappings)
             for mapping in mappings:
-                mapping.outbound_state = consent.outbound_state(mapping.user_phone)  # type: ignore[attr-defined]
+                mapping.outbound_state = states[mapping.user_phone]  # type: ignore[attr-defined]
         context = {
             "show_outbound_state": action.name in _SENDING_ACTIONS,
             "template_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_template"),

@@ -36,7 +36,7 @@ def media_view(request: HttpRequest, message_id: int, index: int) -> HttpRespons
         logger.warning("staff media %s/%s unavailable: %s", message_id, index, exc)
         failure = HttpResponse(f"The attachment could not be fetched ({exc.reason}).", status=502)
         failure["Content-Type"] = "text/plain; charset=utf-8"
-        failure["Cache-Control"] = "private, no-store"
+        failure["Cache-Control"] = CACHE_CONTROL
         return failure
 
     def stream():

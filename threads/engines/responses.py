@@ -192,7 +192,7 @@ class ResponsesEngine(BaseEngine):
         thread_id = getattr(conversation, "id", None) or state.get("thread_id", "")
         handle = RunHandle(thread_id=thread_id, run_id=response.id, status=response.status or "", openai_calls=1)
         if response.status in UNFINISHED:
-            return _background_step(handle, done=False, state=state)
+            return handle.result(done=False, state=state)
         _add_usage(handle, response)
         with carrying_usage(handle, default_model=self.config.model):
             return self._advance(handle, response, state=state)
@@ -210,10 +210,10 @@ class ResponsesEngine(BaseEngine):
         state = {**state, "rounds": rounds, "thread_id": thread_id}
         if step.text is not None:
             handle.text = _final_text(response, step.text)
-            return _background_step(handle, done=True, state=state)
+            return handle.result(done=True, state=state)
         handle.rounds = rounds + 1
         self._send_outputs(handle, step.outputs, background=True)
-        return _background_step(handle, done=False, state={**state, "rounds": handle.rounds})
+        return handle.result(done=False, state={**state, "rounds": handle.rounds})
 
     def cancel_background(self, response_id: str) -> None:
         try:
@@ -445,7 +445,3 @@ def prompt_cache_key(thread_id: str) -> str:
 def _add_usage(handle: RunHandle, response: Response) -> None:
     handle.usage += Usage.from_api(getattr(response, "usage", None))
     handle.model = getattr(response, "model", None) or handle.model
-
-
-def _background_step(handle: RunHandle, *, done: bool, state: dict) -> RunResult:
-    return handle.result(done=done, state=state)

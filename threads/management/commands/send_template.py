@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from threads import message_templates
 from threads.models import Message
 from threads.phones import normalize_whatsapp_phone
+from threads.stats import FAILED_DELIVERY_STATUSES
 
 
 class Command(BaseCommand):
@@ -41,7 +42,7 @@ class Command(BaseCommand):
             raise CommandError(f"Messaging is not configured: {exc}") from exc
         if message.status == Message.Status.BLOCKED:
             raise CommandError(f"Not sent: {message.status_note}")
-        if message.status in (Message.Status.FAILED, Message.Status.UNDELIVERED):
+        if message.status in FAILED_DELIVERY_STATUSES:
             raise CommandError(f"Twilio refused the template: {message.status_note}")
         if message.status == Message.Status.PENDING:
             self.stdout.write(

@@ -93,6 +93,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
         "timeout": 10,
     }
+    # psycopg prepares a server-side-bound statement after 5 runs; Django's own queries are bound client-side
+    # and never prepared, so this only lets the webhook's hot statement (threads.inbound_sql) skip PostgreSQL's
+    # parse and plan. Off (Django's default) for a transaction-pooling PgBouncer older than 1.21.
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5 if env.bool("DATABASE_PREPARED_STATEMENTS", True) else None
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while a worker writes; IMMEDIATE avoids upgrade deadlocks.
     DATABASES["default"].setdefault("OPTIONS", {}).update(

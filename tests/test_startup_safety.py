@@ -143,3 +143,16 @@ def test_gunicorn_runs_the_checks_and_does_not_start_on_an_error(tmp_path, overr
     assert expected in output
     assert "gunicorn does not start" in output
     assert "Booting worker" not in output
+
+
+@pytest.mark.parametrize(("value", "threshold"), [(None, "5"), ("true", "5"), ("false", "None")])
+def test_database_prepared_statements_sets_psycopgs_prepare_threshold(tmp_path, value, threshold):
+    env = production_env(tmp_path, DATABASE_URL="postgres://brenda@db.example.com:5432/brenda")
+    if value is not None:
+        env["DATABASE_PREPARED_STATEMENTS"] = value
+    code = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS']['prepare_threshold'])"
+
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == threshold

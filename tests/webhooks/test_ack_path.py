@@ -79,6 +79,20 @@ def test_the_ack_writes_three_rows_and_reads_nothing(client, database_tasks):
     assert Message.objects.get().status == Message.Status.HELD
 
 
+@pytest.mark.postgres
+def test_on_postgresql_the_ack_statement_is_prepared_once_per_connection(client, database_tasks):
+    # Bound server-side, psycopg prepares it after its fifth run (prepare_threshold): PostgreSQL then only binds values.
+    for n in range(7):
+        assert signed_post(client, inbound_params(MessageSid=f"SM{n:032x}", ProfileName=f"Ana {n}")).status_code == 200
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s", ["%brenda_messages%"])
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert len(prepared) == 1
+    assert (Message.objects.count(), DBTaskResult.objects.count()) == (7, 7)
+    assert Contact.objects.get().profile_name == "Ana 6"
+
+
 def test_a_new_contact_is_not_taken_for_a_paused_one(client, database_tasks):
     signed_post(client, inbound_params())
 

@@ -105,6 +105,24 @@ def test_behind_a_proxy_the_internal_url_no_longer_validates(post_twilio, settin
     assert response.status_code == 403
 
 
+@pytest.mark.parametrize(
+    ("public_base_url", "twilio_signed"),
+    [
+        ("https://brenda.example.com", "https://brenda.example.com:443"),  # Twilio added the default port
+        ("https://brenda.example.com:443", "https://brenda.example.com"),  # or left it out
+    ],
+)
+def test_a_signature_over_the_url_with_or_without_its_default_port_is_valid(
+    post_twilio, settings, public_base_url, twilio_signed
+):
+    settings.PUBLIC_BASE_URL = public_base_url
+
+    response = post_twilio(URL, inbound_params(), signed_url=f"{twilio_signed}{URL}")
+
+    assert response.status_code == 200
+    assert Message.objects.count() == 1
+
+
 def test_wrong_public_base_url_is_refused(post_twilio, settings):
     settings.PUBLIC_BASE_URL = "https://old-tunnel.example.net"
 

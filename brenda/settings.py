@@ -281,6 +281,10 @@ TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_PHONE_NUMBER = env.str("TWILIO_PHONE_NUMBER", default="")
 TWILIO_VALIDATE_SIGNATURE = env.bool("TWILIO_VALIDATE_SIGNATURE", default=True)
+# Secrets of the shared keys Twilio signs with where a Webhook Rule matches our URL (webhooks/signatures.py).
+TWILIO_SHARED_KEY_SECRETS = [
+    secret.strip() for secret in env.str("TWILIO_SHARED_KEY_SECRETS", default="").split(",") if secret.strip()
+]
 # With DEBUG off, TWILIO_VALIDATE_SIGNATURE=false is a check error (webhooks.E001) unless this says it is on purpose.
 ALLOW_UNSIGNED_WEBHOOKS = env.bool("ALLOW_UNSIGNED_WEBHOOKS", default=False)
 TWILIO_TIMEOUT_S = env.float("TWILIO_TIMEOUT_S", default=10.0)

@@ -9,7 +9,7 @@ from typing import Any
 import openai
 from django.conf import settings
 from django.http import HttpRequest
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 
 logger = logging.getLogger(__name__)
 
@@ -34,29 +34,58 @@ def twilio_request_url(request: HttpRequest) -> str:
 def is_valid_twilio_request(request: HttpRequest) -> bool:
     """Tell whether the request carries a valid Twilio signature (always true when validation is off).
 
-    An empty auth token would make the HMAC forgeable by anyone, so it never validates.
+    Twilio signs with the account's auth token (HMAC-SHA1), or, where a Webhook Rule of its
+    Webhooks configuration API matches the URL, with that rule's shared key and algorithm, named
+    in `X-Twilio-Webhooks-Signature-Settings`. Either way an empty secret would make the HMAC
+    forgeable by anyone, so it never validates.
     """
     if not settings.TWILIO_VALIDATE_SIGNATURE:
         return True
     url = twilio_request_url(request)
-    if not settings.TWILIO_AUTH_TOKEN:
-        logger.error("rejecting Twilio webhook %s: TWILIO_AUTH_TOKEN is not set", request.path)
-        return False
     # The validator raises TypeError on a None signature: a missing header is "".
     signature = request.headers.get(TWILIO_SIGNATURE_HEADER) or ""
+    signed_with = request.headers.get(SIGNATURE_SETTINGS_HEADER) or ""
+    if signed_with:
+        if not settings.TWILIO_SHARED_KEY_SECRETS:
+            logger.error(
+                "rejecting Twilio webhook %s: it is signed with a shared key (%s: %.100r) but "
+                "TWILIO_SHARED_KEY_SECRETS is not set",
+                request.path,
+                SIGNATURE_SETTINGS_HEADER,
+                signed_with,
+            )
+            return False
+        algorithm = get_signature_algorithm(signed_with)
+        # More than one secret while a key is being rotated: any of them may have signed.
+        valid = any(
+            _twilio_validator(secret).validate(url, request.POST, signature, algorithm)
+            for secret in settings.TWILIO_SHARED_KEY_SECRETS
+        )
+        secret_names = "TWILIO_SHARED_KEY_SECRETS"
+    elif not settings.TWILIO_AUTH_TOKEN:
+        logger.error("rejecting Twilio webhook %s: TWILIO_AUTH_TOKEN is not set", request.path)
+        return False
+    else:
+        valid = _signed_with_auth_token(url, request.POST, signature)
+        secret_names = "TWILIO_AUTH_TOKEN"
+    if valid:
+        return True
+    logger.warning(
+        "rejecting Twilio webhook: %s signature for %s (check PUBLIC_BASE_URL and %s)",
+        "invalid" if signature else "missing",
+        url,
+        secret_names,
+    )
+    return False
+
+
+def _signed_with_auth_token(url: str, params: Mapping[str, Any], signature: str) -> bool:
     validator = _twilio_validator(settings.TWILIO_AUTH_TOKEN)
     # The URL as Twilio gave it signs almost every request: one HMAC. `validate` computes two (the URL with
     # and without its port, since Twilio's own signing varies), so it only judges what this one rejects.
-    if hmac.compare_digest(validator.compute_signature(url, request.POST).encode(), signature.encode()):
+    if hmac.compare_digest(validator.compute_signature(url, params).encode(), signature.encode()):
         return True
-    if validator.validate(url, request.POST, signature):
-        return True
-    logger.warning(
-        "rejecting Twilio webhook: %s signature for %s (check PUBLIC_BASE_URL and TWILIO_AUTH_TOKEN)",
-        "invalid" if signature else "missing",
-        url,
-    )
-    return False
+    return validator.validate(url, params, signature)
 
 
 def is_openai_webhook_configured() -> bool:

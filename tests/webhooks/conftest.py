@@ -20,8 +20,8 @@ PHONE = "whatsapp:+5215512345678"
 SID = "SM" + "0123456789abcdef" * 2
 
 
-def twilio_signature(url: str, params: dict, *, token: str = TWILIO_TOKEN) -> str:
-    return RequestValidator(token).compute_signature(url, params)
+def twilio_signature(url: str, params: dict, *, token: str = TWILIO_TOKEN, algorithm: str | None = None) -> str:
+    return RequestValidator(token).compute_signature(url, params, algorithm)
 
 
 def inbound_params(**overrides) -> dict:

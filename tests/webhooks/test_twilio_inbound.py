@@ -62,6 +62,68 @@ def test_missing_signature_is_refused(post_twilio, caplog):
     assert any("missing signature" in text for text in caplog.messages)
 
 
+SHARED_KEY_SECRET = "shared-key-secret-0123456789abcdef"
+SIGNED_WITH_SHARED_KEY = "key=KS" + "0" * 32 + ",algorithm=HMAC_SHA256"
+
+
+def post_signed_with_shared_key(post_twilio, *, secret=SHARED_KEY_SECRET, algorithm="HMAC_SHA256", header=None):
+    params = inbound_params()
+    signature = twilio_signature(f"http://testserver{URL}", params, token=secret, algorithm=algorithm)
+    header = header if header is not None else SIGNED_WITH_SHARED_KEY
+    return post_twilio(URL, params, signature=signature, HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS=header)
+
+
+def test_a_webhook_signed_with_a_shared_key_is_accepted(post_twilio, settings):
+    settings.TWILIO_SHARED_KEY_SECRETS = [SHARED_KEY_SECRET]
+
+    assert post_signed_with_shared_key(post_twilio).status_code == 200
+    assert Message.objects.count() == 1
+
+
+def test_while_a_shared_key_rotates_either_secret_is_accepted(post_twilio, settings):
+    settings.TWILIO_SHARED_KEY_SECRETS = ["the-old-shared-key-secret-0123456", SHARED_KEY_SECRET]
+
+    assert post_signed_with_shared_key(post_twilio).status_code == 200
+    assert Message.objects.count() == 1
+
+
+def test_a_shared_key_signature_without_its_secret_configured_is_refused_and_says_what_to_set(
+    post_twilio, settings, caplog
+):
+    settings.TWILIO_SHARED_KEY_SECRETS = []
+
+    response = post_signed_with_shared_key(post_twilio)
+
+    assert response.status_code == 403
+    assert not Message.objects.exists()
+    assert any(
+        "TWILIO_SHARED_KEY_SECRETS is not set" in r.getMessage() for r in caplog.records if r.levelname == "ERROR"
+    )
+
+
+@pytest.mark.parametrize(
+    ("secret", "algorithm", "header"),
+    [
+        ("another-shared-key-secret-000000", "HMAC_SHA256", None),  # a key we do not hold
+        (SHARED_KEY_SECRET, "HMAC_SHA1", None),  # the header names SHA-256: a SHA-1 signature is not it
+        (TWILIO_TOKEN, "HMAC_SHA1", "key=KS" + "0" * 32),  # the auth token cannot stand in for the shared key
+        (SHARED_KEY_SECRET, "HMAC_SHA256", "key=KS" + "0" * 32 + ",algorithm=HMAC_SHA512"),  # unknown algorithm
+    ],
+    ids=["unknown-key", "wrong-algorithm", "auth-token", "unsupported-algorithm"],
+)
+def test_a_shared_key_signature_that_does_not_match_is_refused_without_logging_secrets(
+    post_twilio, settings, caplog, secret, algorithm, header
+):
+    settings.TWILIO_SHARED_KEY_SECRETS = [SHARED_KEY_SECRET]
+
+    response = post_signed_with_shared_key(post_twilio, secret=secret, algorithm=algorithm, header=header)
+
+    assert response.status_code == 403
+    assert not Message.objects.exists()
+    assert any("check PUBLIC_BASE_URL and TWILIO_SHARED_KEY_SECRETS" in text for text in caplog.messages)
+    assert not any(SHARED_KEY_SECRET in text or TWILIO_TOKEN in text for text in caplog.messages)
+
+
 def test_body_changed_after_signing_is_refused(post_twilio):
     signature = twilio_signature(f"http://testserver{URL}", inbound_params())
 

@@ -33,6 +33,24 @@ def test_delivered_callback_moves_queued_message_forward(post_twilio, outbound):
     assert outbound.status == Message.Status.DELIVERED
 
 
+def test_a_callback_signed_with_a_shared_key_is_verified_like_an_inbound_message(post_twilio, outbound, settings):
+    settings.TWILIO_SHARED_KEY_SECRETS = ["shared-key-secret-0123456789abcdef"]
+    params = callback("delivered")
+    headers = {"HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS": "key=KS" + "0" * 32 + ",algorithm=HMAC_SHA256"}
+
+    def signed(secret: str) -> str:
+        return twilio_signature(f"http://testserver{URL}", params, token=secret, algorithm="HMAC_SHA256")
+
+    assert post_twilio(URL, params, signature=signed("not-the-shared-key-secret-000000"), **headers).status_code == 403
+    outbound.refresh_from_db()
+    assert outbound.status == Message.Status.QUEUED
+    assert (
+        post_twilio(URL, params, signature=signed("shared-key-secret-0123456789abcdef"), **headers).status_code == 200
+    )
+    outbound.refresh_from_db()
+    assert outbound.status == Message.Status.DELIVERED
+
+
 def test_stale_sent_after_delivered_is_ignored(post_twilio, outbound):
     post_twilio(URL, callback("delivered"))
 

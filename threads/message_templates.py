@@ -11,6 +11,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from . import handoff
 from .consent import is_opted_out
 from .models import Message, MessageTemplate
 from .outbound import deliver_template
@@ -113,6 +114,8 @@ def send_template(
 
     An opted-out user is refused here, before anything is stored; the outbound door would
     block it anyway, but staff and scripts should hear it as an error, not find a blocked row.
+    A template a staff member sent that reached the user answers them, as a staff message does:
+    it ends their wait for a person (`threads.handoff`), whichever admin page it was sent from.
     """
     preview = prepare_template(name=name, variables=variables)
     if is_opted_out(user_phone):
@@ -125,4 +128,6 @@ def send_template(
         staff_user_id=staff_user_id,
     )
     logger.info("template %s sent to %s (message %s, %s)", name, user_phone, message.pk, message.status)
+    if staff_user_id is not None:
+        handoff.record_staff_reply(user_phone=user_phone, messages=[message])
     return message

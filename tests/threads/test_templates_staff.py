@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from threads import consent, repository
-from threads.models import Contact, Message, MessageTemplate
+from threads.models import Contact, Handoff, Message, MessageTemplate
 
 pytestmark = pytest.mark.django_db
 
@@ -91,6 +91,27 @@ def test_staff_send_a_template_in_three_steps(boss, ana, template, outbox):
     assert [(m.to, m.content_sid, m.body) for m in outbox] == [(PHONE, CONTENT_SID, "Hola Ana, ¿seguimos con Python?")]
     sent = Message.objects.get()
     assert sent.template == template and sent.template_variables == {"1": "Ana", "2": "Python"}
+
+
+@pytest.mark.parametrize("where", ["users admin", "inbox"])
+def test_a_template_staff_send_to_a_waiting_user_ends_their_wait(boss, ana, template, outbox, where):
+    """A template answers a user waiting for a person, as a staff message does, from either admin page."""
+    asked = timezone.now() - timedelta(hours=1)
+    Contact.objects.filter(pk=PHONE).update(bot_paused=True, waiting_since=asked, waiting_reason="quiere una persona")
+    Handoff.objects.create(user_phone=PHONE, via=Handoff.Via.RULES, requested_at=asked)
+    variables = {"var_1": "Ana", "var_2": "Python"}
+
+    if where == "inbox":
+        url = reverse("inbox_template", args=[PHONE])
+        boss.post(url, {"name": "seguimiento", "variables": "1=Ana\n2=Python"})
+    else:
+        boss.post(action_url("template"), {"phone": PHONE, "template": "seguimiento", **variables, "confirm": "Send"})
+
+    assert len(outbox) == 1
+    contact = Contact.objects.get(pk=PHONE)
+    assert contact.waiting_since is None and contact.bot_paused  # answered; staff keep the conversation
+    record = Handoff.objects.get()
+    assert record.outcome == Handoff.Outcome.REPLIED and record.first_staff_reply_at is not None
 
 
 def test_a_template_form_with_a_bad_value_shows_the_error_and_sends_nothing(boss, ana, template, outbox):

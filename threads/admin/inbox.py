@@ -221,7 +221,6 @@ def template_view(request: HttpRequest, user_phone: str) -> HttpResponse:
     except TemplateError as exc:
         messages.error(request, str(exc))
         return _back(user_phone)
-    handoff.record_staff_reply(user_phone=user_phone, messages=[message])
     messages.success(request, f"Template {form.cleaned_data['name'].name} sent ({message.get_status_display()}).")
     return _back(user_phone)
 

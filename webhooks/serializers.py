@@ -29,19 +29,23 @@ MAX_ERROR_CODE_CHARS = 16
 MAX_EVENT_ID_CHARS = 255  # the columns of `OpenAIWebhookEvent`
 MAX_EVENT_TYPE_CHARS = 100
 
-# Twilio SIDs are two letters and 32 hex digits (`SM…`, `MM…`). We accept two letters and
-# 8-62 ASCII letters or digits: it fits the column, keeps odd characters out, and survives a
-# future SID format or a test double's shorter ids.
-MESSAGE_SID_PATTERN = r"^[A-Za-z]{2}[A-Za-z0-9]{8,62}$"
+# A Message SID is `SM` or `MM` and 32 hex digits, exactly (Twilio's error 90001 states the pattern).
+# Exactly matters: Twilio's signature covers the URL plus every key and value run together, so a
+# captured request whose `MessageSid` swallowed the next field (`SM…` + "MessageType" + "text")
+# keeps its signature. A looser pattern let that copy in as a new message, answered twice.
+MESSAGE_SID_PATTERN = r"^(SM|MM)[0-9a-fA-F]{32}$"
 _CONTENT_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[\w.+-]+(;.*)?$")
 _SENDER = re.compile(SENDER_PATTERN)
 _MESSAGE_SID = re.compile(MESSAGE_SID_PATTERN)
 _MESSAGE_STATUS = re.compile(r"^[a-z_]{1,32}$")
+_ERROR_CODE = re.compile(rf"^[0-9]{{1,{MAX_ERROR_CODE_CHARS}}}$")
 
 REQUIRED = "This field is required."
 BLANK = "This field may not be blank."
 INVALID_SENDER = "must be whatsapp:+<7-15 digits> or +<7-15 digits>"
-INVALID_SID = "must be two letters and 8-62 letters or digits"
+INVALID_SID = "must be SM or MM followed by 32 hexadecimal digits"
+INVALID_ERROR_CODE = "must be a Twilio error code (digits)"
+REPEATED = "must appear once"
 INVALID_STATUS = "must be a Twilio message status such as 'delivered'"
 
 FieldErrors = dict[str, list[str]]
@@ -56,8 +60,22 @@ class InvalidForm(ValueError):
 
 
 def clean_form(data: QueryDict | Mapping[str, str]) -> dict[str, str]:
-    """Return the form's fields (the last value of each) with NUL characters removed."""
-    return {str(key).replace("\x00", ""): str(value).replace("\x00", "") for key, value in data.items()}
+    """Return the form's fields with NUL characters removed; raise `InvalidForm` if a field comes twice.
+
+    Twilio sends each field once. Two of them (or two that become one once NUL is removed) would
+    leave us to pick a sender or a body among values the signature covers in another order.
+    """
+    pairs = data.lists() if isinstance(data, QueryDict) else ((key, [value]) for key, value in data.items())
+    cleaned: dict[str, str] = {}
+    repeated: FieldErrors = {}
+    for key, values in pairs:
+        name = str(key).replace("\x00", "")
+        if len(values) > 1 or name in cleaned:
+            repeated[name] = [REPEATED]
+        cleaned[name] = str(values[-1]).replace("\x00", "")
+    if repeated:
+        raise InvalidForm(repeated)
+    return cleaned
 
 
 @dataclass(frozen=True)
@@ -101,13 +119,13 @@ def read_status_form(form: Mapping[str, str]) -> TwilioStatus:
     errors: FieldErrors = {}
     message_sid = _matching(form, "MessageSid", _MESSAGE_SID, INVALID_SID, errors)
     status = _matching(form, "MessageStatus", _MESSAGE_STATUS, INVALID_STATUS, errors)
+    # Only digits: the admin explains our own codes ("opted_out", …), which a callback must not forge.
+    error_code = form.get("ErrorCode", "").strip()
+    if error_code and not _ERROR_CODE.match(error_code):
+        errors["ErrorCode"] = [INVALID_ERROR_CODE]
     if errors:
         raise InvalidForm(errors)
-    return TwilioStatus(
-        message_sid=message_sid,
-        status=status,
-        error_code=form.get("ErrorCode", "").strip()[:MAX_ERROR_CODE_CHARS],
-    )
+    return TwilioStatus(message_sid=message_sid, status=status, error_code=error_code)
 
 
 def _matching(form: Mapping[str, str], name: str, pattern: re.Pattern, message: str, errors: FieldErrors) -> str:

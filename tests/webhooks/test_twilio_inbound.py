@@ -3,6 +3,7 @@
 from urllib.parse import urlencode
 
 import pytest
+from django.http import QueryDict
 from django.tasks import default_task_backend
 
 from tests.webhooks.conftest import PHONE, SID, TWILIO_TOKEN, deliver_concurrently, inbound_params, twilio_signature
@@ -249,11 +250,49 @@ def test_missing_message_sid_is_a_400(post_twilio):
     assert "MessageSid" in response.json()["fields"]
 
 
-@pytest.mark.parametrize("sid", ["SM123", "SM' OR 1=1 --", "S" * 70, "12" + "a" * 32])
+@pytest.mark.parametrize(
+    "sid", ["SM123", "SM' OR 1=1 --", "S" * 70, "12" + "a" * 32, "AC" + "a" * 32, "SM" + "a" * 33, "SM" + "g" * 32]
+)
 def test_malformed_message_sid_is_a_400(post_twilio, sid):
     response = post_twilio(URL, inbound_params(MessageSid=sid))
 
     assert response.status_code == 400
+    assert not Message.objects.exists()
+
+
+def test_a_captured_request_whose_sid_swallowed_the_next_field_is_not_a_new_message(post_twilio):
+    """Twilio signs the URL plus keys and values run together: moving a boundary keeps the signature."""
+    params = inbound_params()
+    signature = twilio_signature(f"http://testserver{URL}", params)
+    assert post_twilio(URL, params, signature=signature).status_code == 200
+    shifted = {k: v for k, v in params.items() if k != "MessageType"}
+    shifted["MessageSid"] = params["MessageSid"] + "MessageType" + params["MessageType"]
+    assert twilio_signature(f"http://testserver{URL}", shifted) == signature  # the same signature, a "new" sid
+
+    response = post_twilio(URL, shifted, signature=signature)
+
+    assert response.status_code == 400
+    assert Message.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "MessageSid={sid}&From=whatsapp%3A%2B5215512345678&From=whatsapp%3A%2B5215599999999&Body=hola",
+        "MessageSid={sid}&From=whatsapp%3A%2B5215512345678&Body=real&Bo%00dy=injected",
+    ],
+    ids=["repeated", "same-once-nul-is-removed"],
+)
+def test_a_field_sent_twice_is_a_400(client, twilio_settings, body):
+    body = body.format(sid=SID)
+    signature = twilio_signature(f"http://testserver{URL}", QueryDict(body))  # signed: every value of every key
+
+    response = client.post(
+        URL, body, content_type="application/x-www-form-urlencoded", HTTP_X_TWILIO_SIGNATURE=signature
+    )
+
+    assert response.status_code == 400
+    assert "must appear once" in str(response.json()["fields"])
     assert not Message.objects.exists()
 
 

@@ -51,6 +51,16 @@ def test_a_callback_signed_with_a_shared_key_is_verified_like_an_inbound_message
     assert outbound.status == Message.Status.DELIVERED
 
 
+@pytest.mark.parametrize("code", ["opted_out", "window_closed", "30008<script>", "1" * 17])
+def test_an_error_code_that_is_not_twilios_is_a_400(post_twilio, outbound, code):
+    response = post_twilio(URL, callback("failed", ErrorCode=code))
+
+    assert response.status_code == 400
+    assert "ErrorCode" in response.json()["fields"]
+    outbound.refresh_from_db()
+    assert (outbound.status, outbound.error_code) == (Message.Status.QUEUED, "")
+
+
 def test_stale_sent_after_delivered_is_ignored(post_twilio, outbound):
     post_twilio(URL, callback("delivered"))
 

@@ -27,7 +27,9 @@ def staff_user(django_user_model):
 @pytest.mark.parametrize(
     "text",
     ["BAJA", "baja", "Baja.", "stop!!", "STOP", "  Stop  ", "ALTO", "Detener", "cancelar", "UNSUBSCRIBE",
-     "NO MÁS MENSAJES", "no mas mensajes", "¡Baja!", "Dame de baja", "BAJA 🙏"],
+     "NO MÁS MENSAJES", "no mas mensajes", "¡Baja!", "Dame de baja", "BAJA 🙏",
+     # styled capitals from "fancy text" keyboards, full width, invisible characters inside the word
+     "𝐒𝐓𝐎𝐏", "𝕊𝕋𝕆ℙ", "🅂🅃🄾🄿", "𝘉𝘈𝘑𝘈", "ＳＴＯＰ", "S\u200dTOP", "BA\u00adJA", "\u200bBAJA\u200b"],
 )  # fmt: skip
 def test_opt_out_keywords_in_many_spellings(text):
     assert keyword_of(text) is Keyword.OPT_OUT

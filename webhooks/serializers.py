@@ -186,7 +186,7 @@ class OpenAIEventFields:
 
 
 def read_openai_event(event: object) -> OpenAIEventFields | None:
-    """Return the event's id, type and `data.id`; None when the id or type is missing, not text or too long.
+    """Return the event's id, type and `data.id`; None when the id or type is missing, not printable text or too long.
 
     The SDK's event classes differ in shape and a signed payload may still be odd, so nothing is
     assumed: every field is read with `getattr`.
@@ -199,9 +199,10 @@ def read_openai_event(event: object) -> OpenAIEventFields | None:
     return OpenAIEventFields(
         event_id=event_id,
         event_type=event_type,
-        response_id=response_id if isinstance(response_id, str) and response_id else None,
+        response_id=response_id if _is_short_text(response_id, MAX_EVENT_ID_CHARS) else None,
     )
 
 
 def _is_short_text(value: object, limit: int) -> TypeGuard[str]:
-    return isinstance(value, str) and 0 < len(value) <= limit
+    """Text a column can hold and a log can show: no NUL, control character or lone surrogate."""
+    return isinstance(value, str) and 0 < len(value) <= limit and value.isprintable()

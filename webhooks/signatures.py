@@ -97,8 +97,8 @@ def unwrap_openai_event(*, body: bytes, headers: Mapping[str, str]) -> Any:
 
     Raise `ValueError` when it cannot be trusted or read: the SDK's
     `InvalidWebhookSignatureError` (bad signature, stale or future timestamp), a plain
-    `ValueError` for a missing or malformed header (non-ASCII, huge), and JSON or UTF-8 errors
-    for a body that is not an event.
+    `ValueError` for a missing or malformed header (non-ASCII, huge) or a body nested too deep
+    to parse, and JSON or UTF-8 errors for a body that is not an event.
     Callers check `is_openai_webhook_configured()` first: an empty secret is refused here.
     """
     secret = settings.OPENAI_WEBHOOK_SECRET
@@ -112,6 +112,8 @@ def unwrap_openai_event(*, body: bytes, headers: Mapping[str, str]) -> Any:
         return _webhook_client(secret).webhooks.unwrap(body, dict(headers))
     except TypeError as exc:  # anything else the SDK cannot compare is still a bad signature, not a 500
         raise ValueError("malformed webhook signature headers") from exc
+    except RecursionError as exc:  # a signed body nested too deep for the JSON parser
+        raise ValueError("webhook body nested too deeply") from exc
 
 
 @lru_cache(maxsize=4)

@@ -126,6 +126,52 @@ def test_signed_body_that_is_not_json_is_a_400(post_openai):
     assert post_openai(None, body="not json", headers=headers).status_code == 400
 
 
+def signed_headers(body: str, msg_id: str = "msg_1") -> dict:
+    timestamp = datetime.now(UTC)
+    return {
+        "HTTP_WEBHOOK_ID": msg_id,
+        "HTTP_WEBHOOK_TIMESTAMP": str(int(timestamp.timestamp())),
+        "HTTP_WEBHOOK_SIGNATURE": Webhook(OPENAI_WEBHOOK_SECRET).sign(msg_id, timestamp, body),
+    }
+
+
+def test_a_signed_body_nested_too_deep_to_parse_is_a_400(post_openai):
+    body = "[" * 30_000 + "]" * 30_000
+
+    assert post_openai(None, body=body, headers=signed_headers(body)).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"id": "evt_\ud800", "type": "response.completed", "data": {"id": "resp_1"}},
+        {"id": "evt_\u0000", "type": "response.completed", "data": {"id": "resp_1"}},
+        {"id": "evt_1", "type": "response.\u0000completed", "data": {"id": "resp_1"}},
+        {"id": "evt_1\n", "type": "response.completed", "data": {"id": "resp_1"}},
+    ],
+    ids=["lone-surrogate", "nul-in-id", "nul-in-type", "newline"],
+)
+def test_a_signed_event_whose_id_or_type_no_column_can_hold_is_a_400(post_openai, dummy_tasks, event):
+    body = json.dumps(event)  # ensure_ascii: the odd characters travel as JSON escapes
+
+    response = post_openai(None, body=body, headers=signed_headers(body))
+
+    assert response.status_code == 400
+    assert not OpenAIWebhookEvent.objects.exists()
+
+
+def test_a_response_id_no_column_can_hold_is_recorded_and_ignored(
+    post_openai, dummy_tasks, django_capture_on_commit_callbacks
+):
+    body = '{"id": "evt_9", "type": "response.completed", "data": {"id": "resp_\\u0000x"}}'
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_openai(None, body=body, headers=signed_headers(body))
+
+    assert response.json() == {"status": "ignored"}
+    assert dummy_tasks.results == []
+
+
 def test_without_a_configured_secret_the_webhook_is_unavailable(post_openai, settings, caplog):
     settings.OPENAI_WEBHOOK_SECRET = ""
 

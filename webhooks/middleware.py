@@ -9,6 +9,7 @@ Placed first in `MIDDLEWARE`, so its `process_view` judges the body before any o
 Views opt in by naming the one content type they accept (`body_content_type`).
 """
 
+import codecs
 import logging
 from collections.abc import Callable
 from io import BytesIO
@@ -45,6 +46,8 @@ def _judge(request: HttpRequest, expected: str) -> HttpResponse | None:
     limit = settings.WEBHOOK_MAX_BODY_BYTES
     declared = request.META.get("CONTENT_LENGTH") or ""
     chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if request.method == "POST" and (refused := _judge_charset(request, expected)) is not None:
+        return refused
     if request.method == "POST" and (request.content_type or "").lower() != expected:
         logger.warning(
             "refusing %s to %s: content type %.80r, expected %s",
@@ -66,6 +69,26 @@ def _judge(request: HttpRequest, expected: str) -> HttpResponse | None:
     elif chunked:
         return _read_chunked(request, limit)
     return None
+
+
+def _judge_charset(request: HttpRequest, expected: str) -> HttpResponse | None:
+    """Refuse a charset other than UTF-8 (415); take any name of UTF-8 ("utf8", "UTF-8") as UTF-8.
+
+    Django reads a form as UTF-8 only and raises on any other charset it knows, "utf8" included:
+    an HTML 400 with a traceback in the log, a 500 under DEBUG. Names it does not know it ignores.
+    """
+    charset = (request.content_params or {}).get("charset")
+    if charset is None or (request.content_type or "").lower() != expected:
+        return None
+    try:
+        name = codecs.lookup(charset).name
+    except LookupError:
+        return None  # Django ignores it too, and reads UTF-8
+    if name == "utf-8":
+        request.encoding = "utf-8"
+        return None
+    logger.warning("refusing %s to %s: charset %.40r, expected UTF-8", request.method, request.path, charset)
+    return JsonResponse({"error": "unsupported charset: send UTF-8"}, status=415)
 
 
 def _read_chunked(request: HttpRequest, limit: int) -> HttpResponse | None:

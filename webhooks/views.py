@@ -8,6 +8,7 @@ runs in a background task.
 import logging
 
 from django.conf import settings
+from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
@@ -40,6 +41,20 @@ def _forbidden() -> JsonResponse:
     return _error("invalid or missing X-Twilio-Signature", status=403)
 
 
+def _unreadable_form(request: HttpRequest) -> JsonResponse | None:
+    """Parse the form once, up front; a 400 if Django cannot (over DATA_UPLOAD_MAX_NUMBER_FIELDS fields, say).
+
+    Left to Django, that is an HTML 400 with a traceback in the log, and a 500 under DEBUG (its
+    error page reads the form again): anyone could fill the log without a signature.
+    """
+    try:
+        request.POST  # noqa: B018  (parsed and cached for the signature check and the form)
+    except (BadRequest, SuspiciousOperation) as exc:
+        logger.warning("rejecting %s to %s: unreadable form (%s)", request.method, request.path, type(exc).__name__)
+        return _error("unreadable form body", status=400)
+    return None
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class TwilioInboundView(View):
     """`POST /webhooks/twilio`: store an inbound WhatsApp message once and hand it to a task."""
@@ -48,6 +63,8 @@ class TwilioInboundView(View):
     body_content_type = FORM  # judged before the body is read (WebhookBodyMiddleware)
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        if unreadable := _unreadable_form(request):
+            return unreadable
         if not is_valid_twilio_request(request):
             return _forbidden()
         try:
@@ -81,6 +98,8 @@ class TwilioStatusView(View):
     body_content_type = FORM  # judged before the body is read (WebhookBodyMiddleware)
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        if unreadable := _unreadable_form(request):
+            return unreadable
         if not is_valid_twilio_request(request):
             return _forbidden()
         try:

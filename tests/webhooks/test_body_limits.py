@@ -79,17 +79,46 @@ def test_twilio_webhooks_refuse_anything_but_a_form_with_415(client, twilio_sett
     assert not Message.objects.exists()
 
 
-def test_form_with_a_charset_is_accepted(client, twilio_settings):
+@pytest.mark.parametrize("charset", ["utf-8", "UTF-8", "utf8", "UTF8", "no-such-charset"])
+def test_form_with_a_utf8_charset_by_any_name_is_accepted(client, twilio_settings, charset):
     params = inbound_params()
     url = "/webhooks/twilio"
     signature = twilio_signature(f"http://testserver{url}", params)
 
-    response = client.post(
-        url, urlencode(params), content_type=f"{FORM.upper()}; charset=utf-8", HTTP_X_TWILIO_SIGNATURE=signature
-    )
+    body = urlencode(params).encode()  # generic(): the test client would encode post() data in that charset
+    content_type = f"{FORM.upper()}; charset={charset}"
+    response = client.generic("POST", url, body, content_type=content_type, HTTP_X_TWILIO_SIGNATURE=signature)
 
     assert response.status_code == 200
-    assert Message.objects.count() == 1
+    assert Message.objects.get().body == params["Body"]
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("charset", ["latin-1", "utf-16", "rot13", "hex"])
+def test_form_in_another_charset_is_a_415_before_any_signature_check(client, twilio_settings, settings, charset, debug):
+    settings.DEBUG = debug  # Django's DEBUG error page re-read the form: a 500
+
+    body = urlencode(inbound_params()).encode()
+    response = client.generic("POST", "/webhooks/twilio", body, content_type=f"{FORM}; charset={charset}")
+
+    assert response.status_code == 415
+    assert response.json() == {"error": "unsupported charset: send UTF-8"}
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("url", TWILIO_URLS)
+def test_a_form_with_too_many_fields_is_a_400_without_a_traceback(
+    client, twilio_settings, settings, caplog, url, debug
+):
+    settings.DEBUG = debug
+    body = "&".join(f"f{n}=x" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+
+    response = client.post(url, body, content_type=FORM)
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "unreadable form body"}
+    assert not [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
 
 
 @pytest.mark.parametrize("content_type", [FORM, MULTIPART, "text/plain", ""])

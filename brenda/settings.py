@@ -297,7 +297,8 @@ MESSAGING_BACKEND = env.str("MESSAGING_BACKEND", default="") or f"messaging.back
 
 # --- Media: voice notes and images (threads.media) ----------------------------
 # Hosts the worker may fetch WhatsApp media from (`host` or `host:port`, comma-separated): Twilio's
-# API, which answers with a redirect to its media CDN. Credentials go to the first host only.
+# API, which answers with a redirect to its media CDN. The account's credentials go to the first host
+# of the list only (Twilio's API), never to another host nor along a redirect.
 TWILIO_MEDIA_HOSTS = [
     h.strip().lower()
     for h in env.str("TWILIO_MEDIA_HOSTS", default="api.twilio.com,mms.twiliocdn.com").split(",")

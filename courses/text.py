@@ -20,9 +20,10 @@ SQLITE_FOLD_FUNCTION = "brenda_fold"
 def fold(text: str) -> str:
     """Lower-case `text` and strip diacritics, as `Fold` does in the database.
 
-    Compatibility forms are mapped before lower-casing: "𝐒𝐓𝐎𝐏" or "ＳＴＯＰ" become "STOP", then
-    "stop" (lowered first, a mathematical capital has no lower case and stayed upper). Invisible
-    format characters (zero-width joiner, soft hyphen) go too, so "S\u200dTOP" is one word.
+    Compatibility forms are mapped before lower-casing: STOP in mathematical bold or full-width
+    capitals becomes "STOP", then "stop" (lowered first, a mathematical capital has no lower case
+    and stayed upper). Invisible format characters (zero-width joiner, soft hyphen) go too, so
+    "S\u200dTOP" is one word.
     """
     decomposed = unicodedata.normalize("NFKD", text).lower()
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch) and unicodedata.category(ch) != "Cf")

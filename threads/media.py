@@ -12,7 +12,7 @@ import contextlib
 import logging
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -69,10 +69,10 @@ def base_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def is_allowed_url(url: str) -> bool:
+def is_allowed_url(url: str, hosts: Iterable[str] | None = None) -> bool:
     """Tell whether `url` may be fetched: https (http only on loopback, for development) to an allowed host.
 
-    An entry of TWILIO_MEDIA_HOSTS without a port matches the scheme's default port only.
+    `hosts` defaults to TWILIO_MEDIA_HOSTS; an entry without a port matches the scheme's default port only.
     """
     try:
         parts = urlsplit(url)
@@ -88,7 +88,7 @@ def is_allowed_url(url: str) -> bool:
         default_port = 80
     else:
         return False
-    allowed = set(settings.TWILIO_MEDIA_HOSTS)
+    allowed = set(settings.TWILIO_MEDIA_HOSTS if hosts is None else hosts)
     if port is None or port == default_port:
         return host in allowed or f"{host}:{default_port}" in allowed
     return f"{host}:{port}" in allowed
@@ -98,15 +98,18 @@ def is_allowed_url(url: str) -> bool:
 def open_media(url: str, *, deadline: float, max_bytes: int | None = None) -> Iterator[tuple[str, Iterator[bytes]]]:
     """Open a Twilio media URL and yield (declared content type, chunks), guarding every hop.
 
-    Redirects are followed by hand, each target checked against the allowlist; only the first
-    request carries the account's credentials. `deadline` (a `time.monotonic()` value) bounds
-    connecting, every read and the whole transfer; `max_bytes` (default MEDIA_MAX_BYTES) stops it
-    as soon as it is passed. Raises MediaUnavailable with the reason.
+    Redirects are followed by hand, each target checked against the allowlist. The account's
+    credentials go with the first request only, and only to Twilio's API (the first entry of
+    TWILIO_MEDIA_HOSTS): a URL straight to the CDN, or a redirect, never sees them. `deadline`
+    (a `time.monotonic()` value) bounds connecting, every read and the whole transfer;
+    `max_bytes` (default MEDIA_MAX_BYTES) stops it as soon as it is passed. Raises
+    MediaUnavailable with the reason.
     """
     limit = settings.MEDIA_MAX_BYTES if max_bytes is None else max_bytes
     if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN):
         raise MediaUnavailable("not_configured", "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are needed to fetch media")
-    auth: tuple[str, str] | None = (settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
+    credentials = (settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
+    auth: tuple[str, str] | None = credentials if is_allowed_url(url, settings.TWILIO_MEDIA_HOSTS[:1]) else None
     current = url
     with httpx2.Client(follow_redirects=False, trust_env=False) as client:
         for _hop in range(MAX_REDIRECTS + 1):
@@ -115,7 +118,10 @@ def open_media(url: str, *, deadline: float, max_bytes: int | None = None) -> It
             try:
                 with client.stream("GET", current, auth=auth, timeout=_timeout(deadline)) as response:
                     if response.status_code in REDIRECT_STATUSES and response.headers.get("location"):
-                        current = urljoin(current, response.headers["location"])
+                        try:
+                            current = urljoin(current, response.headers["location"])
+                        except ValueError as exc:  # e.g. "http://[::1": no URL at all
+                            raise MediaUnavailable("bad_redirect", _describe(current)) from exc
                         auth = None  # the CDN URL is signed; the credentials stay with Twilio's API
                         continue
                     if response.status_code != 200:

@@ -322,9 +322,19 @@ def release_stale_sending(*, older_than_s: float, turn: Turn | None = None) -> s
     return phones
 
 
+# What the send API may answer besides our own statuses: Twilio has a message, not sent yet.
+# "sending" included: stored as is, it would read as our own claim (a send under way here).
+_ACCEPTED_FOR_SENDING = Message.Status.QUEUED
+_SEND_RESULT_STATUSES = frozenset(
+    {Message.Status.CONSOLE, Message.Status.QUEUED, Message.Status.SENT, Message.Status.DELIVERED, Message.Status.READ,
+     Message.Status.FAILED, Message.Status.UNDELIVERED}
+)  # fmt: skip
+
+
 def mark_sent(message: Message, *, sid: str | None, status: str) -> None:
+    """Record a message the backend took; a status we do not track ("accepted", "scheduled", …) is stored as queued."""
     message.twilio_sid = sid
-    message.status = status
+    message.status = status if status in _SEND_RESULT_STATUSES else _ACCEPTED_FOR_SENDING
     message.send_attempts += 1
     message.save(update_fields=["twilio_sid", "status", "send_attempts", "updated_at"])
 
@@ -349,7 +359,7 @@ def mark_send_failed(message: Message, *, error_code: str) -> None:
 
 
 # Twilio's statuses move forward only; a late "sent" callback must not undo "delivered".
-_STATUS_RANK = {
+_STATUS_RANK: dict[str, int] = {
     Message.Status.PENDING: 0,
     Message.Status.QUEUED: 1,
     Message.Status.SENT: 2,
@@ -373,7 +383,7 @@ def apply_delivery_status(*, twilio_sid: str, status: str, error_code: str = "")
         )
         if message is None:
             return False
-        if _STATUS_RANK.get(Message.Status(message.status), 0) <= _STATUS_RANK[Message.Status(status)]:
+        if _STATUS_RANK.get(message.status, 0) <= _STATUS_RANK[status]:  # a stored status we do not rank: 0
             message.status = status
             message.error_code = (error_code or "")[:16]
             message.save(update_fields=["status", "error_code", "updated_at"])

@@ -5,7 +5,8 @@
 - ``api``: demands HTTP Basic auth with ``ACCOUNT_SID``/``AUTH_TOKEN`` (401 otherwise), like
   ``api.twilio.com``. ``/media/<name>`` redirects (302) to the CDN; ``/direct/<name>`` serves the
   file itself; ``/foreign/<name>`` redirects to the foreign host; ``/missing`` is a 404;
-  ``/slow`` answers after ``slow_s``; ``/huge`` streams bytes without a length until the client
+  ``/slow`` answers after ``slow_s``; ``/bad-redirect`` redirects to no URL at all;
+  ``/huge`` streams bytes without a length until the client
   stops reading (``huge_sent`` counts what left);
 - ``cdn``: serves ``/files/<name>`` only to requests *without* credentials (403 otherwise), like a
   signed CDN URL;
@@ -101,6 +102,12 @@ class FakeTwilioMedia:
             return _send(handler, 200, b"OggS late", "audio/ogg")
         if path == "/huge":
             return self._huge(handler)
+        if path == "/bad-redirect":
+            handler.send_response(302)
+            handler.send_header("Location", "http://[::1")  # not a URL: urljoin raises
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return None
         return _send(handler, 404, b'{"code": 20404}', "application/json")
 
     def _cdn(self, handler: BaseHTTPRequestHandler, authorization: str | None) -> None:

@@ -282,6 +282,22 @@ def test_a_declared_size_over_the_limit_is_refused_before_reading(twilio_media, 
     assert failure.value.reason == "too_large"
 
 
+def test_a_redirect_to_no_url_at_all_is_a_media_failure(twilio_media):
+    with pytest.raises(media.MediaUnavailable) as failure:
+        media.fetch_media(twilio_media.url("/bad-redirect"), deadline=time.monotonic() + 5)
+
+    assert failure.value.reason == "bad_redirect"
+
+
+def test_the_credentials_go_to_twilios_api_only_never_straight_to_another_allowed_host(twilio_media):
+    twilio_media.files["cdn.ogg"] = (VOICE, "audio/ogg")
+
+    fetched = media.fetch_media(twilio_media.url("/files/cdn.ogg", "cdn"), deadline=time.monotonic() + 5)
+
+    assert fetched.data == VOICE
+    assert twilio_media.calls("cdn") == [("cdn", "/files/cdn.ogg", False)]
+
+
 def test_a_content_type_that_lies_is_not_transcribed(fake_openai, outbox, twilio_media):
     twilio_media.files["lie.ogg"] = (b"<html><body>not audio at all</body></html>", "audio/ogg")
 

@@ -61,6 +61,27 @@ def test_an_error_code_that_is_not_twilios_is_a_400(post_twilio, outbound, code)
     assert (outbound.status, outbound.error_code) == (Message.Status.QUEUED, "")
 
 
+@pytest.mark.parametrize("answered", ["accepted", "scheduled", "sending"])
+def test_a_send_twilio_answered_with_a_status_we_do_not_track_is_stored_as_queued(post_twilio, answered):
+    """A Messaging Service answers "accepted"; stored as such, the next callback was a 500."""
+    message = message_log.record_outbound(user_phone=PHONE, body="Hola", origin="assistant")
+    message_log.mark_sent(message, sid=OUT_SID, status=answered)
+    message.refresh_from_db()
+    assert message.status == Message.Status.QUEUED
+
+    assert post_twilio(URL, callback("delivered")).status_code == 200
+    message.refresh_from_db()
+    assert message.status == Message.Status.DELIVERED
+
+
+def test_a_callback_for_a_row_stored_with_a_status_we_do_not_rank_moves_it_on(post_twilio, outbound):
+    Message.objects.filter(pk=outbound.pk).update(status="accepted")  # stored before statuses were checked
+
+    assert post_twilio(URL, callback("sent")).status_code == 200
+    outbound.refresh_from_db()
+    assert outbound.status == Message.Status.SENT
+
+
 def test_stale_sent_after_delivered_is_ignored(post_twilio, outbound):
     post_twilio(URL, callback("delivered"))
 

@@ -101,7 +101,12 @@ def record_inbound(
             if queue is not None and task_row is None:
                 queue.run_soon_on_commit(using=connection.alias)
     except IntegrityError:
-        return Message.objects.get(twilio_sid=twilio_sid), False
+        stored = Message.objects.get(twilio_sid=twilio_sid)
+        if stored.direction != Message.Direction.INBOUND:  # Twilio's sids are unique: not a copy, a forgery
+            logger.warning(
+                "inbound %s from %s reuses the sid of outbound message #%s; ignored", twilio_sid, user_phone, stored.pk
+            )
+        return stored, False
     if task_row is not None:
         task_row.enqueued()
     return message, True

@@ -146,14 +146,15 @@ def parse_media(form: Mapping[str, str]) -> list[InboundMedia]:
     """Read `NumMedia`, `MediaUrlN` and `MediaContentTypeN` into at most `MAX_MEDIA` entries.
 
     An entry without an http(s) URL is skipped; an unreadable content type becomes
-    `application/octet-stream`. A missing or broken `NumMedia` means "look at all slots".
+    `application/octet-stream`. A missing, broken or negative `NumMedia` means "look at all slots".
     `MessageType=sticker` marks the entries as a sticker (answered without the model).
     """
     sticker = (form.get("MessageType") or "").strip().lower() == "sticker"
     try:
-        count = min(max(int(form.get("NumMedia", "")), 0), MAX_MEDIA)
+        declared = int(form.get("NumMedia", ""))
     except (TypeError, ValueError):
-        count = MAX_MEDIA
+        declared = -1
+    count = min(declared, MAX_MEDIA) if declared >= 0 else MAX_MEDIA
     media = []
     for index in range(count):
         url = (form.get(f"MediaUrl{index}") or "").strip()

@@ -363,12 +363,25 @@ def test_media_are_capped_at_ten_and_malformed_entries_skipped(post_twilio):
     assert media[1]["content_type"] == "application/octet-stream"
 
 
-def test_unreadable_num_media_still_reads_the_media_slots(post_twilio):
+@pytest.mark.parametrize("num_media", ["many", "-1", ""])
+def test_unreadable_num_media_still_reads_the_media_slots(post_twilio, num_media):
     post_twilio(
-        URL, inbound_params(NumMedia="many", MediaUrl0="https://media.example.com/a", MediaContentType0="image/png")
+        URL, inbound_params(NumMedia=num_media, MediaUrl0="https://media.example.com/a", MediaContentType0="image/png")
     )
 
     assert Message.objects.get().media == [{"url": "https://media.example.com/a", "content_type": "image/png"}]
+
+
+def test_an_inbound_message_reusing_an_outbound_sid_is_ignored_with_a_warning(post_twilio, caplog):
+    sent = Message.objects.create(
+        user_phone=PHONE, direction="out", origin="assistant", status="sent", body="Hola", twilio_sid=SID
+    )
+
+    response = post_twilio(URL, inbound_params(From="whatsapp:+5215599990000", Body="otra cosa"))
+
+    assert response.status_code == 200  # Twilio must not retry it
+    assert list(Message.objects.values_list("pk", flat=True)) == [sent.pk]
+    assert any("reuses the sid of outbound message" in text for text in caplog.messages)
 
 
 def test_duplicate_message_sid_is_stored_and_enqueued_once(

@@ -277,10 +277,14 @@ def local_copy(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
+MAX_RETENTION_DAYS = 36_500
+
+
 def prune_copies(*, days: int | None = None) -> int:
     """Delete local copies older than `days` (default MEDIA_RETENTION_DAYS; 0 deletes them all); return how many."""
     keep_days = settings.MEDIA_RETENTION_DAYS if days is None else days
-    cutoff = (timezone.now() - timedelta(days=max(keep_days, 0))).timestamp()
+    # Capped at a century: further back than year 1 is no date at all (OverflowError).
+    cutoff = (timezone.now() - timedelta(days=min(max(keep_days, 0), MAX_RETENTION_DAYS))).timestamp()
     if not media_dir().is_dir():
         return 0
     deleted = 0

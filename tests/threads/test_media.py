@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from tests.fakes.twilio_media import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioMedia
 from threads import media, message_log
@@ -342,6 +342,20 @@ def test_ten_attachments_at_once_make_one_turn_and_one_reply(fake_openai, outbox
 
 
 # --- local copies --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("days", ["-1", "36501", "99999999999"])
+def test_prune_media_refuses_days_out_of_range_with_a_clear_message(days):
+    with pytest.raises(CommandError, match="--days must be between 0 and 36500"):
+        call_command("prune_media", "--days", days, stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+
+def test_a_retention_of_a_million_days_prunes_nothing_instead_of_overflowing(settings, tmp_path):
+    settings.MEDIA_RETENTION_DAYS, settings.MEDIA_ROOT = 1_000_000, tmp_path
+    (tmp_path / "whatsapp").mkdir()
+    (tmp_path / "whatsapp" / "old.ogg").write_bytes(VOICE)
+
+    assert media.prune_copies() == 0
 
 
 def test_kept_copies_are_written_and_pruned(fake_openai, outbox, twilio_media, settings, tmp_path):

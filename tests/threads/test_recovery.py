@@ -6,7 +6,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
@@ -76,6 +76,12 @@ def test_live_turns_are_left_alone(fake_openai, outbox):
 
     assert report.turns_alive == [turn.pk] and report.turns_requeued == []
     assert Turn.objects.get(pk=turn.pk).status == Turn.Status.RUNNING and outbox == []
+
+
+@pytest.mark.parametrize("age", ["-5", "inf", "nan", "1e12"])
+def test_recover_turns_refuses_an_orphan_age_out_of_range(age):
+    with pytest.raises(CommandError, match="--orphan-age must be between 0 and"):
+        call_command("recover_turns", "--orphan-age", age)
 
 
 @pytest.mark.django_db

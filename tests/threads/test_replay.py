@@ -224,6 +224,26 @@ class TestFromAFile:
         assert report["summary"]["turns"] == 2
         assert fake_openai.conversations == {}
 
+    def test_when_every_turn_fails_the_report_is_printed_and_the_exit_status_is_1(self, fake_openai, tmp_path):
+        fake_openai.script([failed(), failed()])
+        path = write_jsonl(tmp_path, {"id": "caida", "messages": ["Hola", "¿Sigues ahí?"]})
+        out = StringIO()
+
+        with pytest.raises(CommandError, match="Every turn failed under") as error:
+            call_command("replay", "--file", str(path), "--json", stdout=out, stderr=StringIO())
+
+        assert error.value.returncode == 1
+        assert json.loads(out.getvalue())["summary"]["fallbacks"] == 2  # the report still came out
+
+    @pytest.mark.parametrize("flag", ["--model", "--compare"])
+    def test_an_empty_model_name_is_refused(self, fake_openai, tmp_path, flag):
+        path = write_jsonl(tmp_path, {"id": "m", "messages": ["Hola"]})
+
+        with pytest.raises(CommandError, match=f"{flag} needs a model name"):
+            run("--file", str(path), flag, " ")
+
+        assert fake_openai.requests == []
+
     def test_the_shipped_sample_file_validates(self):
         conversations = replay.load_file_conversations(path=SAMPLE)
 

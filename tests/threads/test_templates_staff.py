@@ -192,9 +192,10 @@ def test_the_command_refuses_bad_input_with_a_clear_message(ana, template, outbo
 
 def test_the_command_refuses_an_opted_out_user(ana, template, outbox):
     consent.opt_out(PHONE, via="keyword BAJA")
-    with pytest.raises(CommandError, match="opted out"):
+    with pytest.raises(CommandError, match="opted out") as error:
         run("+5215512345678", "seguimiento", "--var", "1=Ana", "--var", "2=IA")
     assert outbox == []
+    assert str(error.value).lower().count("nothing was sent") == 1
 
 
 def test_the_command_exits_1_as_an_operator_sees_it(ana, template, capfd):

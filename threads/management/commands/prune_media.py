@@ -6,7 +6,7 @@ A pruned attachment is still playable in the admin: the media view fetches it fr
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from threads.media import media_dir, prune_copies
+from threads.media import MAX_RETENTION_DAYS, media_dir, prune_copies
 
 
 class Command(BaseCommand):
@@ -19,8 +19,8 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, default=None, help="keep copies newer than this many days")
 
     def handle(self, *args, days: int | None, **options):
-        if days is not None and days < 0:
-            raise CommandError("--days must not be negative")
+        if days is not None and not 0 <= days <= MAX_RETENTION_DAYS:
+            raise CommandError(f"--days must be between 0 and {MAX_RETENTION_DAYS} (a century)")
         keep = settings.MEDIA_RETENTION_DAYS if days is None else days
         deleted = prune_copies(days=keep)
         self.stdout.write(

@@ -6,9 +6,11 @@ immediate backend nothing runs later, so there this command, from cron, is the s
 """
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from threads.recovery import keep_sweeping, recover_stale_work
+
+MAX_ORPHAN_AGE_S = 365 * 24 * 3600
 
 
 class Command(BaseCommand):
@@ -23,6 +25,8 @@ class Command(BaseCommand):
         parser.add_argument("--orphan-age", type=float, default=60.0, help="seconds (default 60)")
 
     def handle(self, *args, orphan_age: float, **options):
+        if not 0 <= orphan_age <= MAX_ORPHAN_AGE_S:  # also refuses nan
+            raise CommandError(f"--orphan-age must be between 0 and {MAX_ORPHAN_AGE_S:,} seconds (a year)")
         report = recover_stale_work(orphan_age_s=orphan_age)
         self.stdout.write(
             f"re-queued turns: {len(report.turns_requeued)}, resent turns: {len(report.turns_resent)}, "

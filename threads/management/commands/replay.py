@@ -42,6 +42,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["since"] and not options["phone"]:
             raise CommandError("--since only applies to --phone.")
+        for flag in ("model", "compare"):
+            if options[flag] is not None and not options[flag].strip():
+                raise CommandError(f"--{flag} needs a model name, e.g. --{flag} gpt-6-luna.")
         root = logging.getLogger()
         level = root.level
         if options["verbosity"] < 2:
@@ -76,6 +79,18 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
         else:
             self.stdout.write(replay.render_report(report))
+        # Partial failures are results to read; all of them failing means the replay measured nothing.
+        dead = [
+            label
+            for index, label in enumerate(report.labels)
+            if (summary := report.summary(index)).turns and summary.fallbacks == summary.turns
+        ]
+        if dead:
+            raise CommandError(
+                f"Every turn failed under {', '.join(dead)} (see the reasons above): check that OpenAI is "
+                "reachable (OPENAI_BASE_URL, OPENAI_API_KEY) and the model exists.",
+                returncode=1,
+            )
 
     def _load_conversations(self, options: dict) -> list[replay.ReplayConversation]:
         if options["file"]:

@@ -37,7 +37,8 @@ class Command(BaseCommand):
         try:
             message = message_templates.send_template(user_phone=user_phone, name=name, variables=variables)
         except message_templates.TemplateError as exc:
-            raise CommandError(f"{exc}. Nothing was sent.") from exc
+            text = str(exc)
+            raise CommandError(text if "nothing was sent" in text.lower() else f"{text}. Nothing was sent.") from exc
         except ImproperlyConfigured as exc:
             raise CommandError(f"Messaging is not configured: {exc}") from exc
         if message.status == Message.Status.BLOCKED:

@@ -19,9 +19,22 @@ MAX_DEFAULT_WORKERS = 8
 MANAGE_PY = Path(__file__).resolve().parent / "manage.py"
 
 
-def _int_env(name: str, default: int) -> int:
+def _int_env(name: str, default: int, minimum: int = 1) -> int:
+    """Read a whole number of at least `minimum` (empty: the default); anything else stops gunicorn in one line.
+
+    Raised in this file, a ValueError is a "Failed to read config file" traceback, and GUNICORN_WORKERS=0 a
+    gunicorn that starts yet never answers.
+    """
     value = os.environ.get(name, "").strip()
-    return int(value) if value else default
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = None
+    if number is None or number < minimum:
+        sys.exit(f"Configuration error: {name}={value!r} must be a whole number of at least {minimum}.")
+    return number
 
 
 # GUNICORN_BIND wins; otherwise PORT (as set by most platforms) on every interface.

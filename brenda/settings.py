@@ -4,16 +4,24 @@ Every variable read here is listed, with a one-line comment, in `.env.example`.
 """
 
 import json
+import logging
+import re
+import warnings
+import zoneinfo
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from .env import StrictEnv
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+
+env = StrictEnv()
 # A `.env` file is a convenience for laptops; the real environment always wins.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
@@ -84,13 +92,36 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------
 # https://docs.djangoproject.com/en/6.1/ref/databases/
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Only the two backends Brenda ships drivers for. The URL is never echoed in an error: it may hold a password.
+_DATABASE_URL = env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+_DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql", "psql"}
+_DATABASE_URL_ERROR = (
+    "DATABASE_URL must be sqlite:///path/to/file.sqlite3 or postgres://user:password@host:5432/name; {} "
+    "(the URL is not shown: it may hold a password)."
+)
+try:
+    _database_scheme = urlsplit(_DATABASE_URL).scheme.lower()
+except ValueError:
+    _database_scheme = ""
+if _database_scheme not in _DATABASE_SCHEMES:
+    raise ImproperlyConfigured(_DATABASE_URL_ERROR.format("its scheme is not one of these"))
+try:
+    DATABASES = {"default": env.db_url_config(_DATABASE_URL)}
+except ValueError:
+    raise ImproperlyConfigured(_DATABASE_URL_ERROR.format("it could not be read (is the port a number?)")) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # psycopg 3's pool needs persistent connections off (Django manages the pool).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    _pool_min = env.int("DATABASE_POOL_MIN_SIZE", default=1)
+    _pool_max = env.int("DATABASE_POOL_MAX_SIZE", default=10)
+    if _pool_min < 0 or _pool_max < 1 or _pool_max < _pool_min:  # psycopg_pool would refuse them at first use
+        raise ImproperlyConfigured(
+            "DATABASE_POOL_MIN_SIZE must be 0 or more and DATABASE_POOL_MAX_SIZE at least 1 and at least "
+            f"DATABASE_POOL_MIN_SIZE; got {_pool_min} and {_pool_max}."
+        )
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
-        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
+        "min_size": _pool_min,
+        "max_size": _pool_max,
         "timeout": 10,
     }
     # psycopg prepares a server-side-bound statement after 5 runs; Django's own queries are bound client-side
@@ -118,11 +149,20 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-us"
 # Where staff work: business hours, the inbox and the stats read times here.
 TIME_ZONE = env.str("TIME_ZONE", default="America/Mexico_City")
+try:
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(
+        f"TIME_ZONE must be an IANA time zone name such as America/Mexico_City or UTC; got {TIME_ZONE!r}."
+    ) from None
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Only `collectstatic` fills STATIC_ROOT; without it whitenoise serves from the finders (below), so its
+# "No directory at" warning for this directory, printed by every worker, would be noise.
+warnings.filterwarnings("ignore", message=f"No directory at: {re.escape(str(STATIC_ROOT))}", category=UserWarning)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -255,7 +295,7 @@ STAFF_NOTIFY_EMAILS = env.list("STAFF_NOTIFY_EMAILS", default=[])
 # E-mail goes through Django's mailers (MAILERS, which replaces the EMAIL_* settings in Django 6.1); the
 # environment keeps the familiar names. The console backend prints e-mails; the file backend needs
 # EMAIL_FILE_PATH; SMTP reads EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD and EMAIL_USE_TLS.
-_EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+_EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="") or "django.core.mail.backends.console.EmailBackend"
 _EMAIL_OPTIONS: dict = {}
 if _EMAIL_BACKEND.endswith(".smtp.EmailBackend"):
     _EMAIL_OPTIONS = {
@@ -271,6 +311,9 @@ elif _EMAIL_BACKEND.endswith(".filebased.EmailBackend"):
     _EMAIL_OPTIONS = {"file_path": env.str("EMAIL_FILE_PATH", default="") or str(BASE_DIR / "sent_emails")}
 MAILERS = {"default": {"BACKEND": _EMAIL_BACKEND, "OPTIONS": _EMAIL_OPTIONS}}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="brenda@localhost")
+# With nobody to e-mail Brenda sends no mail at all, so a development backend is harmless: `check --deploy`
+# then passes. With STAFF_NOTIFY_EMAILS set, mail.E001 stays, as the console backend would lose their mail.
+SILENCED_SYSTEM_CHECKS = [] if STAFF_NOTIFY_EMAILS else ["mail.E001"]
 
 # --- Metrics ----------------------------------------------------------------
 # GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is a 404.
@@ -331,7 +374,10 @@ REST_FRAMEWORK = {
 }
 
 # --- Logging ----------------------------------------------------------------
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").strip().upper()
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+if LOG_LEVEL not in logging.getLevelNamesMapping():
+    raise ImproperlyConfigured(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}; got {LOG_LEVEL!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -10,4 +10,5 @@ class MessagingConfig(AppConfig):
         from . import checks as messaging_checks
 
         checks.register(messaging_checks.check_messaging_backend_path)
+        checks.register(messaging_checks.check_messaging_backend_loads)
         checks.register(messaging_checks.check_twilio_credentials)

@@ -5,9 +5,44 @@ SILENCED_SYSTEM_CHECKS entries naming it still work.
 """
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Warning
+from django.core.checks import CheckMessage, Error, Warning
+from django.utils.module_loading import import_string
 
-from .backends import DEPRECATED_PREFIX, upgrade_backend_path
+from .backends import BACKENDS_PREFIX, DEPRECATED_PREFIX, BaseMessagingBackend, upgrade_backend_path
+
+# What MESSAGING_BACKEND may name without writing a backend of one's own.
+BUILTIN_BACKENDS = tuple(BACKENDS_PREFIX + name for name in ("TwilioBackend", "ConsoleBackend", "LocmemBackend"))
+
+
+def check_messaging_backend_loads(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """MESSAGING_BACKEND must import as a backend class: otherwise every reply fails and the user hears nothing.
+
+    Imported as `get_messaging_backend()` would (an old `webhooks.backends.` path included), but not
+    built: building a TwilioBackend needs credentials, which webhooks.W003 checks.
+    """
+    problem = messaging_backend_problem(settings.MESSAGING_BACKEND)
+    if problem is None:
+        return []
+    return [
+        Error(
+            f"MESSAGING_BACKEND {settings.MESSAGING_BACKEND!r} {problem}: every reply would fail and users "
+            "would get no answer.",
+            hint=f"Set MESSAGING_BACKEND to one of {', '.join(BUILTIN_BACKENDS)}, or to a subclass of "
+            "messaging.backends.BaseMessagingBackend.",
+            id="messaging.E002",
+        )
+    ]
+
+
+def messaging_backend_problem(value: str) -> str | None:
+    """Say what is wrong with the backend path `value` (None when it names a backend class); shared with the doctor."""
+    try:
+        backend_class = import_string(upgrade_backend_path(value))
+    except Exception as exc:  # a broken module can raise anything: report it, never crash `check`
+        return f"cannot be imported ({type(exc).__name__}: {exc})"
+    if isinstance(backend_class, type) and issubclass(backend_class, BaseMessagingBackend):
+        return None
+    return "is not a messaging backend (a subclass of messaging.backends.BaseMessagingBackend)"
 
 
 def check_messaging_backend_path(app_configs=None, **kwargs) -> list[CheckMessage]:

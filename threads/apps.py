@@ -17,6 +17,7 @@ class ThreadsConfig(AppConfig):
         checks.register(thread_checks.check_background_tasks_backend)
         checks.register(thread_checks.check_assistants_engine)
         checks.register(thread_checks.check_turn_limits)
+        checks.register(thread_checks.check_openai_model)
         checks.register(thread_checks.check_prices_setting)
         checks.register(thread_checks.check_model_shutdown)
         checks.register(thread_checks.check_cost_limits_priced)

@@ -93,7 +93,33 @@ def check_turn_limits(app_configs=None, **kwargs) -> list[CheckMessage]:
                 id="threads.E004",
             )
         )
+    if settings.TURN_LEASE_S <= 0:
+        errors.append(
+            Error(
+                f"TURN_LEASE_S must be positive; got {settings.TURN_LEASE_S}: every working turn's lease would "
+                "already have expired, so recovery would take over turns that are still running.",
+                hint="Set TURN_LEASE_S to the seconds a dead worker's turn waits before recovery, e.g. 30.",
+                id="threads.E004",
+            )
+        )
     return errors
+
+
+def check_openai_model(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """An empty OPENAI_MODEL fails every turn (the SDK refuses it before any request); only the AI uses it.
+
+    Not with the assistants engine, which uses the model configured on the assistant.
+    """
+    if not settings.OPENAI_API_KEY or settings.OPENAI_ENGINE == "assistants" or settings.OPENAI_MODEL.strip():
+        return []
+    return [
+        Error(
+            "OPENAI_MODEL is empty while OPENAI_API_KEY is set: every turn would fail and the fallback "
+            "responder would answer instead.",
+            hint="Set OPENAI_MODEL to a current model (the default is gpt-6-luna), or leave it unset.",
+            id="threads.E008",
+        )
+    ]
 
 
 def check_prices_setting(app_configs=None, **kwargs) -> list[CheckMessage]:

@@ -6,14 +6,17 @@ hold one are only reported as set or not.
 """
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
+import openai
 import requests
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, connection, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 from twilio.base.exceptions import TwilioException
@@ -21,7 +24,14 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from courses.selectors import active_courses
-from messaging.backends import STATUS_CALLBACK_PATH, is_valid_public_base_url
+from messaging.backends import (
+    STATUS_CALLBACK_PATH,
+    ConsoleBackend,
+    TwilioBackend,
+    get_messaging_backend,
+    is_valid_public_base_url,
+)
+from messaging.checks import BUILTIN_BACKENDS, messaging_backend_problem
 
 from .adapter import ENGINES, get_adapter, get_model_shutdown_date, get_openai_client, is_openai_enabled
 from .exceptions import ThreadsError
@@ -44,6 +54,9 @@ SAMPLE_MESSAGE = "hola"
 SHUTDOWN_WARNING = timedelta(days=60)
 # DESIGN.md's tables: the thread mapping, the catalogue and the message log.
 BRENDA_TABLES = ("oa_threads_map", "ai_courses", "brenda_messages")
+SKIPPED_NO_DATABASE = "skipped: no database"
+# Words a check's function name spells differently from its title (the title of a crashed or skipped check).
+TITLE_WORDS = {"openai": "OpenAI", "twilio": "Twilio", "urls": "URLs"}
 
 
 @dataclass(frozen=True)
@@ -98,13 +111,16 @@ def check_database(*, required_tables: Sequence[str] | None = None) -> CheckResu
     title = "Database"
     tables = list(required_tables) if required_tables is not None else _required_tables()
     try:
+        _probe_database()
         connection.ensure_connection()
+    except DatabaseError as exc:
+        return CheckResult(FAIL, title, f"cannot reach the database ({_database_message(exc)}); check DATABASE_URL")
+    try:
         present = set(connection.introspection.table_names())
         executor = MigrationExecutor(connection)
         unapplied = executor.migration_plan(executor.loader.graph.leaf_nodes())
     except DatabaseError as exc:
-        # Only the class: a driver's message can carry the DSN, password included.
-        return CheckResult(FAIL, title, f"cannot reach the database ({type(exc).__name__}); check DATABASE_URL")
+        return CheckResult(FAIL, title, f"cannot read the tables and migrations ({_database_message(exc)})")
     missing = [table for table in tables if table not in present]
     if missing:
         return CheckResult(FAIL, title, f"missing tables {', '.join(missing)}: run `manage.py migrate`")
@@ -112,6 +128,38 @@ def check_database(*, required_tables: Sequence[str] | None = None) -> CheckResu
         names = ", ".join(f"{migration.app_label}.{migration.name}" for migration, _ in unapplied[:5])
         return CheckResult(FAIL, title, f"{len(unapplied)} migration(s) not applied ({names}): run `manage.py migrate`")
     return CheckResult(OK, title, f"{connection.vendor}, {len(tables)} tables present, migrations applied")
+
+
+def _probe_database() -> None:
+    """Connect once outside psycopg's pool: an unreachable database then fails at once, with the driver's reason.
+
+    Through the pool it would wait the pool's timeout and only say "couldn't get a connection".
+    """
+    wrapper = connections[connection.alias]
+    options = wrapper.settings_dict.get("OPTIONS") or {}
+    if not options.get("pool"):
+        return
+    probe_options = {key: value for key, value in options.items() if key != "pool"}
+    probe_options.setdefault("connect_timeout", int(REQUEST_TIMEOUT_S))
+    probe = type(wrapper)({**wrapper.settings_dict, "OPTIONS": probe_options}, alias=f"{connection.alias}-doctor")
+    try:
+        probe.ensure_connection()
+    finally:
+        probe.close()
+
+
+def _database_message(exc: BaseException) -> str:
+    """The driver's first line, password removed: DATABASE_URL may hold one, and a driver may echo its DSN."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    password = connection.settings_dict.get("PASSWORD")
+    if password:
+        text = text.replace(str(password), "***")
+    text = re.sub(r"(://[^:/@\s]*:)[^@\s]+@", r"\1***@", text)
+    text = re.sub(r"(password\s*=\s*)\S+", r"\1***", text, flags=re.IGNORECASE)
+    if len(text) > 200:
+        text = text[:199].rstrip() + "…"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def check_catalogue() -> CheckResult:
@@ -131,6 +179,13 @@ def check_openai() -> CheckResult:
     title = "OpenAI"
     if not is_openai_enabled():
         return CheckResult(WARN, title, "OPENAI_API_KEY is not set: the fallback responder will answer")
+    if _model_missing():
+        return CheckResult(
+            FAIL,
+            title,
+            "OPENAI_MODEL is empty: every turn would fail and the fallback responder answer; set it to a current "
+            "model (the default is gpt-6-luna) or leave it unset",
+        )
     try:
         client = get_openai_client().with_options(timeout=REQUEST_TIMEOUT_S, max_retries=0)
         described = get_adapter(client=client).check_connection()
@@ -148,11 +203,21 @@ def check_model_lifecycle() -> CheckResult:
         return CheckResult(OK, title, f"{model}: not used (OPENAI_API_KEY is not set)")
     if settings.OPENAI_ENGINE == "assistants":
         return CheckResult(OK, title, "the assistants engine uses the model configured on the assistant")
+    if _model_missing():
+        return CheckResult(WARN, title, "skipped: OPENAI_MODEL is empty")
     try:
         client = get_openai_client().with_options(timeout=REQUEST_TIMEOUT_S, max_retries=0)
         shutdown = get_model_shutdown_date(model, client=client)
     except ThreadsError as exc:
-        return CheckResult(FAIL, title, f"cannot retrieve {model}: {exc}; set OPENAI_MODEL to a current model")
+        # Only OpenAI saying the model is unknown is a reason to change it; anything else is not the model's fault.
+        cause = exc.__cause__
+        if isinstance(cause, openai.APIConnectionError):
+            return CheckResult(
+                FAIL, title, f"cannot check {model}: OpenAI could not be reached ({exc}); check OPENAI_BASE_URL"
+            )
+        if _is_unknown_model(cause):
+            return CheckResult(FAIL, title, f"cannot retrieve {model}: {exc}; set OPENAI_MODEL to a current model")
+        return CheckResult(FAIL, title, f"cannot retrieve {model}: {exc}")
     if shutdown is None:
         return CheckResult(OK, title, f"{model}: no shutdown date announced")
     try:
@@ -176,6 +241,8 @@ def check_prices() -> CheckResult:
     """Tell whether turns of OPENAI_MODEL can be priced (costs and the dollar budgets depend on it)."""
     title = "Prices"
     model = settings.OPENAI_MODEL
+    if not model.strip():
+        return CheckResult(WARN, title, "skipped: OPENAI_MODEL is empty")
     price = get_model_price(model)
     if price is None or price.input is None:
         budgets = " (USER_DAILY_COST_LIMIT_USD / DAILY_COST_LIMIT_USD cannot hold)" if _cost_limits_set() else ""
@@ -190,13 +257,28 @@ def check_prices() -> CheckResult:
 
 
 def check_twilio() -> CheckResult:
-    """Fetch the Twilio account with the configured credentials (an authenticated GET, nothing sent)."""
+    """Build the configured messaging backend as a turn would, then fetch the Twilio account (nothing is sent).
+
+    A backend that cannot be built fails every reply, so the user gets no answer at all: that is a ❌.
+    """
     title = "Twilio"
+    path = settings.MESSAGING_BACKEND
+    problem = messaging_backend_problem(path)
+    if problem is not None:
+        return CheckResult(
+            FAIL,
+            title,
+            f"MESSAGING_BACKEND {path!r} {problem}: no reply can be sent; set it to one of "
+            f"{', '.join(BUILTIN_BACKENDS)}",
+        )
+    try:
+        backend = get_messaging_backend(path)
+    except ImproperlyConfigured as exc:
+        return CheckResult(FAIL, title, f"cannot build MESSAGING_BACKEND {path}: {exc} No reply can be sent.")
+    destination = "the console backend" if isinstance(backend, ConsoleBackend) else path
     sid, token = settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN
     if not (sid and token):
-        return CheckResult(
-            WARN, title, "TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN not set: replies go to the console backend"
-        )
+        return CheckResult(WARN, title, f"TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN not set: replies go to {destination}")
     client = Client(sid, token, http_client=TwilioHttpClient(timeout=REQUEST_TIMEOUT_S))
     try:
         account = client.api.v2010.accounts(sid).fetch()
@@ -209,9 +291,9 @@ def check_twilio() -> CheckResult:
     label = f"account …{sid[-4:]} is {account.status or 'unknown'}"
     if account.status not in (None, "active"):
         return CheckResult(WARN, title, f"{label}: messages will not be sent")
-    if not settings.TWILIO_PHONE_NUMBER:
-        return CheckResult(WARN, title, f"{label}, but TWILIO_PHONE_NUMBER is not set")
-    return CheckResult(OK, title, f"{label}, sending as {settings.TWILIO_PHONE_NUMBER}")
+    if not isinstance(backend, TwilioBackend):
+        return CheckResult(WARN, title, f"{label}, but replies go to {destination} (MESSAGING_BACKEND), not Twilio")
+    return CheckResult(OK, title, f"{label}, sending as {backend.from_number}")
 
 
 def check_webhook_urls() -> CheckResult:
@@ -260,17 +342,48 @@ DOCTOR_CHECKS: tuple[Callable[[], CheckResult], ...] = (
 )
 
 
+# They read the database: once check_database fails they are skipped, instead of each waiting for it and crashing.
+NEEDS_DATABASE = frozenset({check_catalogue, check_fallback_responder})
+
+
 def run_doctor(checks: Sequence[Callable[[], CheckResult]] = DOCTOR_CHECKS) -> list[CheckResult]:
-    """Run every check; one that crashes is reported as failed and the others still run."""
+    """Run every check; one that crashes is reported as failed and the others still run.
+
+    After a failed database check, the checks that need the database are skipped with one line each.
+    """
     results = []
+    database_failed = False
     for check in checks:
+        if database_failed and check in NEEDS_DATABASE:
+            results.append(CheckResult(WARN, check_title(check), SKIPPED_NO_DATABASE))
+            continue
         try:
-            results.append(check())
+            result = check()
         except Exception as exc:
             logger.exception("doctor check %s crashed", check.__name__)
-            title = check.__name__.removeprefix("check_").replace("_", " ").capitalize()
-            results.append(CheckResult(FAIL, title, f"the check crashed ({type(exc).__name__})"))
+            result = CheckResult(FAIL, check_title(check), f"the check crashed ({type(exc).__name__})")
+        results.append(result)
+        database_failed = database_failed or (check is check_database and result.status == FAIL)
     return results
+
+
+def check_title(check: Callable[[], CheckResult]) -> str:
+    """The title of a check that crashed or was skipped, from its name: check_openai is "OpenAI"."""
+    words = [TITLE_WORDS.get(word, word) for word in check.__name__.removeprefix("check_").split("_")]
+    title = " ".join(words)
+    return title[:1].upper() + title[1:]
+
+
+def _model_missing() -> bool:
+    """Whether the responses engine would send an empty model (the SDK refuses it before any request)."""
+    return settings.OPENAI_ENGINE != "assistants" and not settings.OPENAI_MODEL.strip()
+
+
+def _is_unknown_model(cause: BaseException | None) -> bool:
+    """Whether OpenAI answered that the model does not exist (or no longer does)."""
+    if not isinstance(cause, openai.APIStatusError):
+        return False
+    return cause.status_code == 404 or cause.code == "model_not_found"
 
 
 def _cost_limits_set() -> bool:

@@ -10,5 +10,7 @@ class WebhooksConfig(AppConfig):
         from . import checks as webhook_checks
 
         checks.register(webhook_checks.check_twilio_signature_validation, checks.Tags.security)
+        checks.register(webhook_checks.check_twilio_signing_secret)
+        checks.register(webhook_checks.check_webhook_max_body_bytes)
         checks.register(webhook_checks.check_public_base_url)
         checks.register(webhook_checks.check_background_webhook_secret)

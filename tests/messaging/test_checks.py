@@ -9,7 +9,7 @@ from django.core.checks import run_checks
 # The model checks that run_checks() also runs ask the database about JSON support.
 pytestmark = pytest.mark.django_db
 
-MESSAGING_CHECK_IDS = {"messaging.W001", "webhooks.W003"}
+MESSAGING_CHECK_IDS = {"messaging.W001", "messaging.E002", "webhooks.W003"}
 
 
 @pytest.fixture
@@ -59,3 +59,35 @@ def test_no_twilio_at_all_is_fine(healthy):
     healthy.TWILIO_ACCOUNT_SID = healthy.TWILIO_AUTH_TOKEN = healthy.TWILIO_PHONE_NUMBER = ""
 
     assert "webhooks.W003" not in messaging_messages()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "nosuch.Backend",
+        "nosuch",
+        "messaging.backends.NoSuchBackend",
+        "webhooks.backends.NoSuchBackend",
+        "messaging.backends.OutboundMessage",
+        "messaging.backends.get_messaging_backend",
+    ],
+)
+def test_a_backend_that_cannot_be_loaded_is_an_error_listing_the_built_in_ones(healthy, value):
+    healthy.MESSAGING_BACKEND = value
+
+    message = messaging_messages()["messaging.E002"]
+
+    assert message.is_serious()
+    assert repr(value) in message.msg
+    for name in ("TwilioBackend", "ConsoleBackend", "LocmemBackend"):
+        assert f"messaging.backends.{name}" in message.hint
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["messaging.backends.ConsoleBackend", "webhooks.backends.LocmemBackend", "messaging.backends.TwilioBackend"],
+)
+def test_a_loadable_backend_is_not_an_error(healthy, value):
+    healthy.MESSAGING_BACKEND = value
+
+    assert "messaging.E002" not in messaging_messages()

@@ -26,6 +26,8 @@ def healthy(settings):
     settings.TASKS = DATABASE
     settings.OPENAI_RUN_TIMEOUT_S = 60.0
     settings.OPENAI_MAX_TOOL_ROUNDS = 5
+    settings.TURN_LEASE_S = 30.0
+    settings.OPENAI_MODEL = "gpt-6-luna"
     settings.STAFF_NOTIFY_EMAILS = ["ventas@example.com"]
     return settings
 
@@ -105,6 +107,36 @@ def test_zero_tool_rounds_is_an_error(healthy):
 
     assert [m.id for m in messages] == ["threads.E004"]
     assert "OPENAI_MAX_TOOL_ROUNDS" in messages[0].msg
+
+
+@pytest.mark.parametrize("lease", [0, -30.0])
+def test_a_turn_lease_that_is_not_positive_is_an_error(healthy, lease):
+    healthy.TURN_LEASE_S = lease
+
+    messages = thread_messages()
+
+    assert [m.id for m in messages] == ["threads.E004"]
+    assert "TURN_LEASE_S" in messages[0].msg
+    assert messages[0].hint
+
+
+@pytest.mark.parametrize("model", ["", "  "])
+def test_an_empty_model_with_the_ai_on_is_an_error(healthy, model):
+    healthy.OPENAI_API_KEY = "sk-not-used"
+    healthy.OPENAI_MODEL = model
+
+    messages = thread_messages()
+
+    assert [m.id for m in messages] == ["threads.E008"]
+    assert messages[0].is_serious()
+    assert "OPENAI_MODEL" in messages[0].hint
+
+
+def test_an_empty_model_without_the_ai_is_fine(healthy):
+    healthy.OPENAI_API_KEY = ""
+    healthy.OPENAI_MODEL = ""
+
+    assert "threads.E008" not in ids()
 
 
 def test_both_limits_wrong_give_one_error_each(healthy):

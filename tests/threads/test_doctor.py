@@ -1,13 +1,19 @@
 """`threads_doctor` and its checks, against a real database, the fake OpenAI and Twilio faked at HTTP."""
 
+import os
 import secrets
+import subprocess
+import sys
+import time
 from io import StringIO
+from pathlib import Path
 
 import pytest
 import requests
 import responses
+from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import OperationalError, connection
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
@@ -38,6 +44,7 @@ def twilio(settings):
     settings.TWILIO_ACCOUNT_SID = SID
     settings.TWILIO_AUTH_TOKEN = TOKEN
     settings.TWILIO_PHONE_NUMBER = "whatsapp:+14155238886"
+    settings.MESSAGING_BACKEND = "messaging.backends.TwilioBackend"
     with responses.RequestsMock() as mock:
         yield mock
 
@@ -141,6 +148,74 @@ class TestDatabase:
         assert result.status == "fail"
         assert f"threads.{name}" in result.detail
 
+    def test_an_unreachable_database_shows_the_drivers_first_line_without_the_password(self, monkeypatch):
+        def refuse():
+            raise OperationalError(
+                'connection to "postgres://brenda:pw-secret@db:5432/x" failed: Connection refused password=pw-secret\n'
+                "\tIs the server running on that host and accepting TCP/IP connections?"
+            )
+
+        monkeypatch.setattr(doctor, "_probe_database", refuse)
+
+        result = doctor.check_database()
+
+        assert result.status == "fail"
+        assert "OperationalError" in result.detail and "Connection refused" in result.detail
+        assert "pw-secret" not in result.detail
+        assert "Is the server running" not in result.detail
+        assert "DATABASE_URL" in result.detail
+
+
+def test_the_checks_that_need_the_database_are_skipped_once_it_failed(monkeypatch):
+    def unreachable():
+        raise AssertionError("a skipped check must not run")
+
+    monkeypatch.setattr(doctor, "check_database", lambda: CheckResult("fail", "Database", "cannot reach"))
+    monkeypatch.setattr(doctor, "active_courses", unreachable)
+    monkeypatch.setattr(doctor, "fallback_reply", unreachable)
+
+    results = doctor.run_doctor([doctor.check_database, doctor.check_catalogue, doctor.check_fallback_responder])
+
+    assert [(r.status, r.title, r.detail) for r in results] == [
+        ("fail", "Database", "cannot reach"),
+        ("warn", "Catalogue", "skipped: no database"),
+        ("warn", "Fallback responder", "skipped: no database"),
+    ]
+
+
+def test_the_doctor_against_a_closed_database_port_is_quick_and_prints_no_traceback(tmp_path):
+    """A real `threads_doctor` process: settings (and psycopg's 10 s pool timeout) are read at start."""
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "DATABASE_URL": "postgres://postgres:pw-secret@127.0.0.1:1/x",
+        "OPENAI_API_KEY": "",
+        "TWILIO_ACCOUNT_SID": "",
+        "TWILIO_AUTH_TOKEN": "",
+        "MESSAGING_BACKEND": "messaging.backends.ConsoleBackend",
+    }
+    started = time.monotonic()
+
+    completed = subprocess.run(
+        [sys.executable, "manage.py", "threads_doctor"],
+        cwd=Path(django_settings.BASE_DIR),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    elapsed = time.monotonic() - started
+    output = completed.stdout + completed.stderr
+    lines = {line.split()[1]: line for line in completed.stdout.splitlines() if line.startswith(("✅", "⚠️", "❌"))}
+    assert completed.returncode == 1, output
+    assert elapsed < 15, output
+    assert "Connection refused" in lines["Database"]
+    assert lines["Catalogue"].endswith("skipped: no database")
+    assert lines["Fallback"].endswith("skipped: no database")
+    assert "Traceback" not in output and "crashed" not in output
+    assert "pw-secret" not in output
+
 
 class TestCatalogue:
     def test_empty_catalogue_warns(self):
@@ -198,11 +273,61 @@ class TestOpenAI:
         assert result.status == "fail"
         assert len(fake_openai.calls("/models")) == 1
 
+    def test_an_empty_model_fails_plainly_without_calling_openai(self, fake_openai, settings):
+        settings.OPENAI_MODEL = ""
+
+        result = doctor.check_openai()
+
+        assert result.status == "fail"
+        assert "OPENAI_MODEL is empty" in result.detail
+        assert fake_openai.calls() == []
+
+
+class TestModelLifecycle:
+    def test_an_unreachable_openai_says_so_and_does_not_blame_the_model(self, settings):
+        settings.OPENAI_API_KEY = "sk-test-fake"
+        settings.OPENAI_ENGINE = "responses"
+        settings.OPENAI_BASE_URL = "http://127.0.0.1:1/v1"  # a closed port: connection refused
+
+        result = doctor.check_model_lifecycle()
+
+        assert result.status == "fail"
+        assert "OpenAI could not be reached" in result.detail
+        assert "OPENAI_BASE_URL" in result.detail
+        assert "set OPENAI_MODEL" not in result.detail
+
+    def test_a_server_error_does_not_blame_the_model(self, fake_openai):
+        fake_openai.fail_next("/models", 500)
+
+        result = doctor.check_model_lifecycle()
+
+        assert result.status == "fail"
+        assert "500" in result.detail
+        assert "set OPENAI_MODEL" not in result.detail
+
+    def test_a_model_openai_does_not_know_asks_for_a_current_model(self, fake_openai, settings):
+        settings.OPENAI_MODEL = "gpt-gone"
+        fake_openai.set_model("gpt-gone", exists=False)
+
+        result = doctor.check_model_lifecycle()
+
+        assert result.status == "fail"
+        assert "set OPENAI_MODEL to a current model" in result.detail
+
+    def test_an_empty_model_is_skipped_without_calling_openai(self, fake_openai, settings):
+        settings.OPENAI_MODEL = ""
+
+        result = doctor.check_model_lifecycle()
+
+        assert (result.status, result.detail) == ("warn", "skipped: OPENAI_MODEL is empty")
+        assert fake_openai.calls() == []
+
 
 class TestTwilio:
     def test_not_configured_warns_about_the_console_backend(self, settings):
         settings.TWILIO_ACCOUNT_SID = ""
         settings.TWILIO_AUTH_TOKEN = ""
+        settings.MESSAGING_BACKEND = "messaging.backends.ConsoleBackend"
 
         result = doctor.check_twilio()
 
@@ -249,14 +374,38 @@ class TestTwilio:
 
         assert doctor.check_twilio().status == "warn"
 
-    def test_missing_sender_number_warns(self, twilio, settings):
+    def test_missing_sender_number_fails_since_the_twilio_backend_cannot_be_built(self, twilio, settings):
         settings.TWILIO_PHONE_NUMBER = ""
+
+        result = doctor.check_twilio()
+
+        assert result.status == "fail"
+        assert "TWILIO_PHONE_NUMBER" in result.detail
+        assert "No reply can be sent" in result.detail
+
+    @pytest.mark.parametrize(
+        "path", ["nosuch.Backend", "messaging.backends.NoSuchBackend", "messaging.backends.OutboundMessage"]
+    )
+    def test_a_backend_that_cannot_be_loaded_fails_and_lists_the_built_in_ones(self, settings, path):
+        settings.TWILIO_ACCOUNT_SID = ""
+        settings.TWILIO_AUTH_TOKEN = ""
+        settings.MESSAGING_BACKEND = path
+
+        result = doctor.check_twilio()
+
+        assert result.status == "fail"
+        assert repr(path) in result.detail
+        assert "console" not in result.detail
+        assert "messaging.backends.ConsoleBackend" in result.detail
+
+    def test_twilio_credentials_with_another_backend_warn_that_replies_skip_twilio(self, twilio, settings):
+        settings.MESSAGING_BACKEND = "messaging.backends.ConsoleBackend"
         twilio.get(ACCOUNT_URL, json=account())
 
         result = doctor.check_twilio()
 
         assert result.status == "warn"
-        assert "TWILIO_PHONE_NUMBER" in result.detail
+        assert "the console backend" in result.detail and "not Twilio" in result.detail
 
 
 class TestWebhookUrls:
@@ -300,6 +449,18 @@ def test_a_crashing_check_fails_and_the_others_still_run():
     assert "RuntimeError" in results[0].detail
 
 
+def test_a_crashed_check_keeps_the_title_it_would_have_printed():
+    def check_openai():
+        raise ValueError("boom")
+
+    def check_webhook_urls():
+        raise ValueError("boom")
+
+    results = doctor.run_doctor([check_openai, check_webhook_urls])
+
+    assert [r.title for r in results] == ["OpenAI", "Webhook URLs"]
+
+
 class TestCommand:
     def test_healthy_deployment_prints_a_line_per_check_and_exits_0(
         self, production, fake_openai, twilio, demo_catalogue
@@ -320,6 +481,7 @@ class TestCommand:
         settings.DEBUG = True
         settings.TWILIO_ACCOUNT_SID = ""
         settings.TWILIO_AUTH_TOKEN = ""
+        settings.MESSAGING_BACKEND = "messaging.backends.ConsoleBackend"
         settings.PUBLIC_BASE_URL = ""
         out = StringIO()
 
@@ -339,3 +501,16 @@ class TestCommand:
             call_command("threads_doctor", stdout=out)
 
         assert "❌ Twilio" in out.getvalue()
+
+    def test_an_empty_model_is_said_plainly_without_tracebacks(self, production, fake_openai, twilio, caplog):
+        production.OPENAI_MODEL = ""
+        twilio.get(ACCOUNT_URL, json=account())
+        out = StringIO()
+
+        with pytest.raises(CommandError):
+            call_command("threads_doctor", stdout=out)
+
+        text = out.getvalue()
+        assert "❌ OpenAI" in text and "OPENAI_MODEL is empty" in text
+        assert "crashed" not in text
+        assert not [record for record in caplog.records if record.exc_info]

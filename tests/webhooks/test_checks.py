@@ -94,6 +94,47 @@ def test_background_mode_without_webhook_secret_is_an_error(healthy):
     assert "OPENAI_WEBHOOK_SECRET" in message.hint
 
 
+def test_validation_without_any_signing_secret_warns_that_every_webhook_is_refused(healthy):
+    healthy.TWILIO_AUTH_TOKEN = ""
+    healthy.TWILIO_SHARED_KEY_SECRETS = []
+
+    message = webhook_messages()["webhooks.W005"]
+
+    assert message.is_serious() is False
+    assert "403" in message.msg
+    assert "TWILIO_AUTH_TOKEN" in message.hint and "TWILIO_SHARED_KEY_SECRETS" in message.hint
+
+
+def test_shared_key_secrets_alone_are_a_signing_secret(healthy):
+    healthy.TWILIO_AUTH_TOKEN = ""
+    healthy.TWILIO_SHARED_KEY_SECRETS = ["shared-secret"]
+
+    assert "webhooks.W005" not in webhook_messages()
+
+
+@pytest.mark.parametrize(
+    "change", [{"DEBUG": True}, {"TWILIO_VALIDATE_SIGNATURE": False, "ALLOW_UNSIGNED_WEBHOOKS": True}]
+)
+def test_no_signing_secret_is_not_flagged_in_development_or_without_validation(healthy, change):
+    healthy.TWILIO_AUTH_TOKEN = ""
+    healthy.TWILIO_SHARED_KEY_SECRETS = []
+    for name, value in change.items():
+        setattr(healthy, name, value)
+
+    assert "webhooks.W005" not in webhook_messages()
+
+
+@pytest.mark.parametrize("value", [0, -1])
+def test_a_body_limit_that_is_not_positive_is_an_error(healthy, value):
+    healthy.WEBHOOK_MAX_BODY_BYTES = value
+
+    message = webhook_messages()["webhooks.E006"]
+
+    assert message.is_serious()
+    assert "WEBHOOK_MAX_BODY_BYTES" in message.msg
+    assert message.hint
+
+
 def test_no_background_mode_needs_no_webhook_secret(healthy):
     healthy.OPENAI_BACKGROUND = False
     healthy.OPENAI_WEBHOOK_SECRET = ""

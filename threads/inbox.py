@@ -4,6 +4,7 @@ Selectors only (no writes but `mark_read`): the admin's inbox views render these
 JSON endpoints the page polls render the same rows, so a refresh shows exactly what a reload would.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from .consent import WINDOW, is_window_open, window_closes_at
 from .models import Contact, Message, OaThreadMap
+from .phones import SENDER_PATTERN
 
 PAGE_SIZE = 50
 TRANSCRIPT_LIMIT = 300
@@ -56,7 +58,8 @@ def list_conversations(*, status: str = "", query: str = "", page: int = 1) -> t
     contacts = _filtered(status=status, query=query)
     counts = contacts.aggregate(total=Count("pk"), waiting=Count("pk", filter=Q(waiting_since__isnull=False)))
     total, waiting = counts["total"], counts["waiting"]
-    start = (max(page, 1) - 1) * PAGE_SIZE
+    # A page past the last shows the last (a huge number would overflow the database's integers).
+    start = (clamp_page(page, total) - 1) * PAGE_SIZE
     end = start + PAGE_SIZE
     page_contacts: list[Contact] = []
     if start < waiting:  # the few waiting ones (a partial index) come first
@@ -78,6 +81,16 @@ def list_conversations(*, status: str = "", query: str = "", page: int = 1) -> t
         for c in page_contacts
     ]
     return rows, total
+
+
+def page_count(total: int) -> int:
+    """How many pages `total` conversations fill (at least one, the empty list's)."""
+    return max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+
+
+def clamp_page(page: int, total: int) -> int:
+    """The page `list_conversations` shows when asked for `page`: the first below it, the last past the end."""
+    return min(max(page, 1), page_count(total))
 
 
 def _is_unread(contact: Contact) -> bool:
@@ -114,6 +127,15 @@ def _filtered(*, status: str, query: str) -> QuerySet[Contact]:
         case "unread":
             contacts = contacts.filter(_UNREAD)
     return contacts
+
+
+def is_known(user_phone: str) -> bool:
+    """Whether `user_phone` is a sender Brenda has a contact for: the inbox shows and acts on no other.
+
+    Every message a user sends creates their contact (`message_log`), so a number that never
+    wrote, or a path segment that is no phone at all, is nobody's conversation.
+    """
+    return re.fullmatch(SENDER_PATTERN, user_phone) is not None and Contact.objects.filter(pk=user_phone).exists()
 
 
 def get_conversation(user_phone: str) -> tuple[Contact | None, list[Message], int]:

@@ -480,6 +480,29 @@ def test_actions_are_written_to_the_admin_history(admin_client_, three_mappings)
     assert any(object_id == OTHER and flag == 3 for object_id, flag, _ in entries)
 
 
+def test_a_refused_send_is_not_written_to_the_admin_history(admin_client_, three_mappings, outbox, user_wrote):
+    user_wrote(PHONE)  # OTHER never wrote: their 24-hour window is closed
+
+    admin_client_.post(action_url("send"), {"phone": [PHONE, OTHER], "confirm": "yes", "text": "Aviso"})
+
+    logged = set(LogEntry.objects.filter(change_message="Sent a WhatsApp message as staff").values_list("object_id"))
+    assert logged == {(PHONE,)}
+
+
+def test_a_refused_template_is_not_written_to_the_admin_history(admin_client_, three_mappings, outbox):
+    from django.utils import timezone
+
+    from threads.models import MessageTemplate
+
+    MessageTemplate.objects.create(name="aviso", content_sid="HX" + "a" * 32, body="Hola", active=True)
+    Contact.objects.update_or_create(user_phone=OTHER, defaults={"opted_out_at": timezone.now()})
+
+    admin_client_.post(action_url("template"), {"phone": [PHONE, OTHER], "template": "aviso", "confirm": "yes"})
+
+    logged = set(LogEntry.objects.filter(change_message="Sent the WhatsApp template aviso").values_list("object_id"))
+    assert logged == {(PHONE,)}
+
+
 # --- permissions ------------------------------------------------------------------------
 
 

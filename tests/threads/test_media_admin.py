@@ -82,6 +82,12 @@ def test_staff_without_the_message_permission_are_refused(voice_message, twilio_
     assert staff_client_with_view().get(media_url(voice_message)).status_code == 200
 
 
+def test_inbox_users_see_the_media_of_the_conversations_the_inbox_shows_them(voice_message, twilio_media):
+    response = staff_client("use_inbox").get(media_url(voice_message))
+
+    assert response.status_code == 200 and b"".join(response.streaming_content) == VOICE
+
+
 def staff_client_with_view() -> Client:
     user = User.objects.create_user("reader", password="x", is_staff=True)
     user.user_permissions.set(Permission.objects.filter(codename="view_message"))

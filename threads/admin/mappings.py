@@ -540,6 +540,7 @@ class OaThreadMapAdmin(admin.ModelAdmin):
     def _do_send(self, request: HttpRequest, phones: list[str], data: dict) -> None:
         failed: list[str] = []
         refused: list[str] = []
+        delivered: list[str] = []
         for phone in phones:
             try:
                 rows = staff.send_staff_message(
@@ -553,8 +554,11 @@ class OaThreadMapAdmin(admin.ModelAdmin):
                 refused.append(f"{phone}: {blocked[0].status_note}")
             elif any(row.status in stats.FAILED_DELIVERY_STATUSES for row in rows):
                 failed.append(phone)
-        self._log_each(request, phones, "Sent a WhatsApp message as staff")
-        sent = len(phones) - len(failed) - len(refused)
+            else:
+                delivered.append(phone)
+        # The history says what was sent: a refused or failed send is no change to the user's conversation.
+        self._log_each(request, delivered, "Sent a WhatsApp message as staff")
+        sent = len(delivered)
         for reason in refused:
             self.message_user(request, f"Not sent to {reason}", messages.ERROR)
         if sent:
@@ -572,7 +576,8 @@ class OaThreadMapAdmin(admin.ModelAdmin):
             )
 
     def _do_template(self, request: HttpRequest, phones: list[str], preview: message_templates.TemplatePreview) -> None:
-        sent, refused = 0, []
+        refused: list[str] = []
+        delivered: list[str] = []
         for phone in phones:
             try:
                 message_templates.send_template(
@@ -584,8 +589,9 @@ class OaThreadMapAdmin(admin.ModelAdmin):
             except message_templates.TemplateError as exc:
                 refused.append(str(exc))
                 continue
-            sent += 1
-        self._log_each(request, phones, f"Sent the WhatsApp template {preview.template.name}")
+            delivered.append(phone)
+        self._log_each(request, delivered, f"Sent the WhatsApp template {preview.template.name}")
+        sent = len(delivered)
         if sent:
             text = ngettext(
                 "Sent the template to %(count)d user, logged as sent by you.",

@@ -24,8 +24,11 @@ CACHE_CONTROL = "private, no-store"
 
 
 def media_view(request: HttpRequest, message_id: int, index: int) -> HttpResponseBase:
-    """Stream attachment `index` of message `message_id` to a staff member allowed to read messages."""
-    if not request.user.has_perm("threads.view_message"):
+    """Stream attachment `index` of message `message_id` to a staff member allowed to read messages.
+
+    That is who may view the message log, or use the staff inbox (which shows every conversation).
+    """
+    if not (request.user.has_perm("threads.view_message") or request.user.has_perm("threads.use_inbox")):
         raise PermissionDenied
     message = get_object_or_404(Message, pk=message_id)
     try:

@@ -12,6 +12,47 @@
   function nearBottom(el) { return el.scrollHeight - el.scrollTop - el.clientHeight < 80; }
   function toBottom() { if (scroller) { scroller.scrollTop = scroller.scrollHeight; } }
 
+  // The reply box and the action buttons are refreshed parts too: what staff typed or chose
+  // there must survive a swap. Fields they changed are carried into the new part by name (with
+  // the caret); a part whose typed text the new one has no field for is left as it is for now.
+  var FIELDS = "textarea[name], select[name], input[name]:not([type=hidden]):not([type=submit])";
+
+  function edited(field) {
+    if (field.tagName === "SELECT") {
+      return Array.prototype.some.call(field.options, function (o) { return o.selected !== o.defaultSelected; });
+    }
+    return field.value !== field.defaultValue;
+  }
+
+  function swap(el, html) {
+    var kept = {};
+    var lost = false;
+    var focused = document.activeElement && el.contains(document.activeElement) ? document.activeElement : null;
+    el.querySelectorAll(FIELDS).forEach(function (field) {
+      if (edited(field)) { kept[field.name] = field; }
+    });
+    var holder = document.createElement("div");
+    holder.innerHTML = html;
+    Object.keys(kept).forEach(function (name) {
+      if (!holder.querySelector("[name='" + name + "']") && kept[name].value.trim()) { lost = true; }
+    });
+    if (lost) { return; }
+    el.innerHTML = html;
+    Object.keys(kept).forEach(function (name) {
+      var field = el.querySelector("[name='" + name + "']");
+      if (field) { field.value = kept[name].value; }
+    });
+    if (focused && focused.name) {
+      var again = el.querySelector("[name='" + focused.name + "']");
+      if (again) {
+        again.focus();
+        if (typeof focused.selectionStart === "number" && again.setSelectionRange) {
+          try { again.setSelectionRange(focused.selectionStart, focused.selectionEnd); } catch (e) { /* not text */ }
+        }
+      }
+    }
+  }
+
   function poll() {
     var url = new URL(root.dataset.pollUrl, window.location.href);
     url.searchParams.set("version", version);
@@ -22,7 +63,7 @@
         var stick = scroller ? nearBottom(scroller) : false;
         Object.keys(data.parts).forEach(function (id) {
           var el = document.getElementById(id);
-          if (el) { el.innerHTML = data.parts[id]; }
+          if (el) { swap(el, data.parts[id]); }
         });
         version = data.version;
         root.dataset.version = version;

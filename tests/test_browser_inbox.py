@@ -74,7 +74,10 @@ def test_long_unbroken_text_wraps_instead_of_widening_the_pages(browser, live_se
     settings.MESSAGING_BACKEND = "messaging.backends.LocmemBackend"
     name = "Valeria" + "a" * 300
     message_log.record_inbound(user_phone=PHONE, twilio_sid=f"SM{next(_sid):032x}", body="x" * 3000, profile_name=name)
-    Contact.objects.filter(pk=PHONE).update(waiting_reason="y" * 500, waiting_since=Contact.objects.get().first_seen_at)
+    Contact.objects.filter(pk=PHONE).update(
+        waiting_reason="y" * Contact._meta.get_field("waiting_reason").max_length,
+        waiting_since=Contact.objects.get().first_seen_at,
+    )
     OaThreadMap.objects.create(user_phone=PHONE, thread_id="conv_long")
     log_in_as_staff(browser, live_server)
 

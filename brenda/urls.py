@@ -11,6 +11,7 @@ from webhooks.metrics import MetricsView
 admin.site.site_header = "Brenda administration"
 admin.site.site_title = "Brenda admin"
 admin.site.index_title = "WhatsApp sales assistant"
+admin.site.site_url = None  # no "View site" link: "/" is the JSON health check, not a site for staff
 
 urlpatterns = [
     path("", include("webhooks.urls")),

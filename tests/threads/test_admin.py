@@ -121,6 +121,12 @@ def three_mappings():
 # --- the list -------------------------------------------------------------------------
 
 
+def test_the_admin_offers_no_view_site_link_to_the_json_health_check(admin_client_):
+    page = admin_client_.get("/admin/").content.decode()
+
+    assert "View site" not in page
+
+
 def test_changelist_shows_each_mapping_with_name_engine_counts_and_pause(admin_client_, three_mappings):
     response = admin_client_.get(CHANGELIST)
 

@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
+from django.utils import timezone
 
 from threads import message_log
 from threads.models import Contact, Handoff, Message, OaThreadMap
@@ -138,17 +139,10 @@ def test_a_refused_reply_keeps_what_staff_typed_in_the_box_once(openai_off, outb
     assert "a" * 4000 not in client.get(conversation_url()).content.decode()  # shown once, then forgotten
 
 
-def test_a_reply_that_could_not_be_sent_keeps_the_text_too(openai_off, outbox, client, agent, monkeypatch):
-    from django.core.exceptions import ImproperlyConfigured
-
-    from threads import staff
-
+def test_a_reply_that_could_not_be_sent_keeps_the_text_too(openai_off, outbox, client, agent, settings):
     say("hola")
-
-    def unconfigured(**kwargs):
-        raise ImproperlyConfigured("no messaging")
-
-    monkeypatch.setattr(staff, "send_staff_message", unconfigured)
+    settings.MESSAGING_BACKEND = "messaging.backends.TwilioBackend"  # without an account: it cannot be built
+    settings.TWILIO_ACCOUNT_SID = settings.TWILIO_AUTH_TOKEN = settings.TWILIO_PHONE_NUMBER = ""
 
     page = client.post(reverse("inbox_reply", args=[PHONE]), {"text": "Te llamo mañana"}, follow=True)
 
@@ -182,6 +176,29 @@ def test_resetting_a_user_without_a_thread_says_their_history_starts_afresh(open
     text = page.content.decode()
     assert "had no thread mapping; their history starts afresh" in text and "no thread to reset" not in text
     assert Contact.objects.get(pk=PHONE).history_starts_at is not None
+
+
+def test_a_delivered_reply_and_template_are_written_to_the_admin_history_a_refused_one_is_not(
+    openai_off, outbox, client, agent
+):
+    from django.contrib.admin.models import LogEntry
+
+    from threads.models import MessageTemplate
+
+    say("hola")
+    MessageTemplate.objects.create(
+        name="seguimiento", content_sid="HX" + "c" * 32, body="Hola {{1}}", variables="1: nombre"
+    )
+
+    client.post(reverse("inbox_reply", args=[PHONE]), {"text": "Hola, soy Carla"})
+    client.post(reverse("inbox_template", args=[PHONE]), {"name": "seguimiento", "variables": "1=Lucía"})
+    Contact.objects.filter(pk=PHONE).update(opted_out_at=timezone.now())
+    client.post(reverse("inbox_reply", args=[PHONE]), {"text": "¿Sigues ahí?"})
+
+    assert sorted(LogEntry.objects.values_list("change_message", flat=True)) == [
+        "Sent a WhatsApp message as staff",
+        "Sent the WhatsApp template seguimiento",
+    ]
 
 
 def test_inbox_actions_are_written_to_the_admin_history(openai_off, outbox, client, agent):

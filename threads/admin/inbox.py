@@ -262,6 +262,7 @@ def reply_view(request: HttpRequest, user_phone: str) -> HttpResponse:
     if problem is not None:
         messages.error(request, f"Not delivered: {problem}")
         return _back(user_phone, keep_draft_of=request)
+    _log_change(request, user_phone, "Sent a WhatsApp message as staff")
     messages.success(request, "Sent.")
     return _back(user_phone)
 
@@ -283,7 +284,12 @@ def template_view(request: HttpRequest, user_phone: str) -> HttpResponse:
     except TemplateError as exc:
         messages.error(request, str(exc))
         return _back(user_phone, keep_draft_of=request)
-    messages.success(request, f"Template {form.cleaned_data['name'].name} sent ({message.get_status_display()}).")
+    name = form.cleaned_data["name"].name
+    if message.status in handoff.UNDELIVERED_STATUSES:
+        messages.error(request, f"Template {name} not delivered: {message.status_note or message.get_status_display()}")
+        return _back(user_phone, keep_draft_of=request)
+    _log_change(request, user_phone, f"Sent the WhatsApp template {name}")
+    messages.success(request, f"Template {name} sent ({message.get_status_display()}).")
     return _back(user_phone)
 
 

@@ -222,6 +222,15 @@ def test_asking_prices_of_a_level_lists_that_level(demo):
         assert (f"*{course.name}*" in answer) == (course.level == Level.ADVANCED)
 
 
+def test_prices_of_a_level_in_a_modality_with_no_course_say_so_instead_of_listing_others(demo):
+    assert not Course.objects.filter(level=Level.ADVANCED, modality=Modality.HYBRID, active=True).exists()
+
+    answer = reply("¿cuánto cuesta un curso híbrido de nivel avanzado?")
+
+    assert answer.startswith("No tengo cursos híbridos")
+    assert not any(f"*{c.name}*" in answer for c in Course.objects.filter(active=True))
+
+
 @pytest.mark.parametrize(
     "text",
     ["Quiero hablar con un asesor", "¿Me pueden LLAMAR?", "prefiero una persona", "humano por favor", "Asesoría"],

@@ -237,6 +237,14 @@ MODALITY_TARGETS = {
     "a tu ritmo": ("online a tu ritmo",),
     "híbrido": ("híbrido",),
 }
+
+
+def in_scope(courses: Sequence[Course], level: str | None, modality: str | None) -> list[Course]:
+    """The courses at `level` whose modality satisfies `modality` (either empty: any)."""
+    wanted = MODALITY_TARGETS.get(modality, ()) if modality else None
+    return [c for c in courses if (not level or c.level == level) and (wanted is None or c.modality in wanted)]
+
+
 _MODALITY_PHRASES = {
     " in person ": "presencial",
     " en persona ": "presencial",
@@ -897,21 +905,16 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
             reading.has(*(p.strip() for p in _CONTEXT_PHRASES)) and not (topics.ranked and topics.ranked[0][1] >= SHORT)
         )
     )
-    if profile and profile[2] and not (words & _PRICE or _PRICE_PHRASES.search(reading.text)):
+    asks_price = bool(words & _PRICE or _PRICE_PHRASES.search(reading.text))
+    if profile and profile[2] and not asks_price:
         return _recommend(reading, topics, level, catalogue, profile, lang)  # "tengo una tienda en línea"
     modality = _modality(reading)
-    asks_price = bool(words & _PRICE or _PRICE_PHRASES.search(reading.text))
     if modality is not None and not asks_price:
         return about("modality", modality=modality or None)
     if asks_price:  # "¿cuánto cuestan los cursos en línea?": the modality narrows the prices
         price = about("price")
         if price.course is None and not price.courses:  # every price: the listing "ver más" continues
-            scope = [
-                c
-                for c in catalogue.courses
-                if (not level or c.level == level)
-                and (not modality or c.modality in MODALITY_TARGETS.get(modality, ()))
-            ]
+            scope = in_scope(catalogue.courses, level, modality)
             price = replace(
                 price, courses=tuple(catalogue.interleaved_by_price(scope)), topic="overview", modality=modality or None
             )
@@ -928,7 +931,7 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
     if (
         reading.has(*(p.strip() for p in _MORE_PHRASES))
         or " ".join(reading.words) in _MORE_ALONE
-        or (set(reading.words) & {"mas", "more"} and set(reading.words) <= _MORE_FILLER)
+        or (words & {"mas", "more"} and words <= _MORE_FILLER)
     ):
         return Intent("more", lang=lang, listing=memory.listing, exclude=memory.shown)
     inherited = _inherited(reading, topics, memory)
@@ -1222,7 +1225,7 @@ def _price_filter(
     elif pool:
         scope = [c for c, _ in pool]
     else:
-        scope = [c for c in catalogue.courses if not level or c.level == level]
+        scope = in_scope(catalogue.courses, level, None)
     if kind == "budget":
         within = [c for c in catalogue.by_price(scope) if c.currency == currency and c.price <= (amount or 0)]
         return Intent(kind, lang=reading.lang, courses=tuple(within), amount=amount, currency=currency, level=level)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from courses.selectors import BonusInfo
 
 from .catalogue import Catalogue, Course
-from .intents import MAX_LISTED, MODALITY_TARGETS, Intent, Memory
+from .intents import MAX_LISTED, MODALITY_TARGETS, Intent, Memory, in_scope
 
 MAX_REPLY_CHARS = 1500  # WhatsApp's limit is 1,600; the opening note fits in the rest
 _LIST_NAME_CHARS = 80
@@ -435,9 +435,11 @@ class Writer:
             )
         if intent.courses and intent.topic != "overview":
             return self._prices(self.t["price_list"], self.catalogue.interleaved_by_price(intent.courses))
-        scope_courses = list(intent.courses) or [
-            c for c in self.catalogue.courses if not intent.level or c.level == intent.level
-        ]
+        scope_courses = list(intent.courses) or in_scope(self.catalogue.courses, intent.level, intent.modality)
+        if not scope_courses and intent.modality:
+            return self.t["modality_none"].format(
+                target=_TARGET_LABELS[self.lang].get(intent.modality, intent.modality)
+            )
         if not scope_courses:
             return self.t["level_none"].format(level=self._level(intent.level or ""))
         scope = self.t["price_scope"].format(level=self._level(intent.level)) if intent.level else ""

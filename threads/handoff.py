@@ -34,6 +34,13 @@ logger = logging.getLogger(__name__)
 EMAIL_TRANSCRIPT_LIMIT = 10
 # Statuses of a staff reply that never reached the user: the user is still waiting.
 UNDELIVERED_STATUSES = frozenset({*FAILED_DELIVERY_STATUSES, Message.Status.BLOCKED})
+
+
+def undelivered_reason(messages: Sequence[Message]) -> str | None:
+    """Why the first of `messages` that did not reach the user did not, for staff; None when all went out."""
+    return next((m.status_note or m.get_status_display() for m in messages if m.status in UNDELIVERED_STATUSES), None)
+
+
 STILL_ON_IT_NOTE = {
     "es": "Seguimos con tu solicitud: una persona del equipo te responderá por este chat lo antes posible. 🙏",
     "en": "We're still on it: a person from our team will answer you in this chat as soon as possible. 🙏",

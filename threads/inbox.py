@@ -129,22 +129,23 @@ def _filtered(*, status: str, query: str) -> QuerySet[Contact]:
     return contacts
 
 
-def is_known(user_phone: str) -> bool:
-    """Whether `user_phone` is a sender Brenda has a contact for: the inbox shows and acts on no other.
+def get_contact(user_phone: str) -> Contact | None:
+    """The contact of `user_phone`, or None: the inbox shows and acts on no other number.
 
     Every message a user sends creates their contact (`message_log`), so a number that never
     wrote, or a path segment that is no phone at all, is nobody's conversation.
     """
-    return re.fullmatch(SENDER_PATTERN, user_phone) is not None and Contact.objects.filter(pk=user_phone).exists()
+    if re.fullmatch(SENDER_PATTERN, user_phone) is None:
+        return None
+    return Contact.objects.filter(pk=user_phone).first()
 
 
-def get_conversation(user_phone: str) -> tuple[Contact | None, list[Message], int]:
-    """Return the contact (None when Brenda never heard of them), its last messages oldest first, and their total."""
-    contact = Contact.objects.filter(pk=user_phone).first()
-    messages = Message.objects.filter(user_phone=user_phone)
+def get_conversation(contact: Contact) -> tuple[list[Message], int]:
+    """Return the contact's last messages, oldest first, and their total."""
+    messages = Message.objects.filter(user_phone=contact.user_phone)
     total = messages.count()
     latest = list(messages.select_related("staff_user", "template").order_by("-created_at", "-id")[:TRANSCRIPT_LIMIT])
-    return contact, latest[::-1], total
+    return latest[::-1], total
 
 
 def window_state(contact: Contact | None, *, now: datetime | None = None) -> tuple[bool, datetime | None]:

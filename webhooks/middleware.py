@@ -46,8 +46,6 @@ def _judge(request: HttpRequest, expected: str) -> HttpResponse | None:
     limit = settings.WEBHOOK_MAX_BODY_BYTES
     declared = request.META.get("CONTENT_LENGTH") or ""
     chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
-    if request.method == "POST" and (refused := _judge_charset(request, expected)) is not None:
-        return refused
     if request.method == "POST" and (request.content_type or "").lower() != expected:
         logger.warning(
             "refusing %s to %s: content type %.80r, expected %s",
@@ -57,6 +55,8 @@ def _judge(request: HttpRequest, expected: str) -> HttpResponse | None:
             expected,
         )
         return JsonResponse({"error": f"unsupported content type: send {expected}"}, status=415)
+    if request.method == "POST" and (refused := _judge_charset(request)) is not None:
+        return refused
     if declared:
         try:
             length = int(declared)
@@ -71,14 +71,14 @@ def _judge(request: HttpRequest, expected: str) -> HttpResponse | None:
     return None
 
 
-def _judge_charset(request: HttpRequest, expected: str) -> HttpResponse | None:
+def _judge_charset(request: HttpRequest) -> HttpResponse | None:
     """Refuse a charset other than UTF-8 (415); take any name of UTF-8 ("utf8", "UTF-8") as UTF-8.
 
     Django reads a form as UTF-8 only and raises on any other charset it knows, "utf8" included:
     an HTML 400 with a traceback in the log, a 500 under DEBUG. Names it does not know it ignores.
     """
     charset = (request.content_params or {}).get("charset")
-    if charset is None or (request.content_type or "").lower() != expected:
+    if charset is None:
         return None
     try:
         name = codecs.lookup(charset).name

@@ -6,6 +6,7 @@ runs in a background task.
 """
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import BadRequest, SuspiciousOperation
@@ -41,18 +42,27 @@ def _forbidden() -> JsonResponse:
     return _error("invalid or missing X-Twilio-Signature", status=403)
 
 
-def _unreadable_form(request: HttpRequest) -> JsonResponse | None:
-    """Parse the form once, up front; a 400 if Django cannot (over DATA_UPLOAD_MAX_NUMBER_FIELDS fields, say).
+def _signed_twilio_form[F](
+    request: HttpRequest, read: Callable[[dict[str, str]], F], what: str, logged_as: str
+) -> F | JsonResponse:
+    """The Twilio form `read` validates, or the answer to a request that is not one (400, 403).
 
-    Left to Django, that is an HTML 400 with a traceback in the log, and a 500 under DEBUG (its
-    error page reads the form again): anyone could fill the log without a signature.
+    The form is parsed first, once: a form Django cannot parse (over DATA_UPLOAD_MAX_NUMBER_FIELDS
+    fields, say) left to Django is an HTML 400 with a traceback in the log, and a 500 under DEBUG
+    (its error page reads the form again): anyone could fill the log without a signature.
     """
     try:
         request.POST  # noqa: B018  (parsed and cached for the signature check and the form)
     except (BadRequest, SuspiciousOperation) as exc:
         logger.warning("rejecting %s to %s: unreadable form (%s)", request.method, request.path, type(exc).__name__)
         return _error("unreadable form body", status=400)
-    return None
+    if not is_valid_twilio_request(request):
+        return _forbidden()
+    try:
+        return read(clean_form(request.POST))
+    except InvalidForm as exc:
+        logger.info("rejecting malformed Twilio %s: %s", logged_as, sorted(exc.errors))
+        return _error(f"invalid Twilio {what}", status=400, fields=exc.errors)
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -63,15 +73,9 @@ class TwilioInboundView(View):
     body_content_type = FORM  # judged before the body is read (WebhookBodyMiddleware)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        if unreadable := _unreadable_form(request):
-            return unreadable
-        if not is_valid_twilio_request(request):
-            return _forbidden()
-        try:
-            form = read_inbound_form(clean_form(request.POST))
-        except InvalidForm as exc:
-            logger.info("rejecting malformed Twilio inbound form: %s", sorted(exc.errors))
-            return _error("invalid Twilio inbound message", status=400, fields=exc.errors)
+        form = _signed_twilio_form(request, read_inbound_form, "inbound message", logged_as="inbound form")
+        if isinstance(form, HttpResponse):
+            return form
         result = inbound.accept_inbound_message(
             user_phone=form.sender,
             twilio_sid=form.message_sid,
@@ -98,15 +102,9 @@ class TwilioStatusView(View):
     body_content_type = FORM  # judged before the body is read (WebhookBodyMiddleware)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        if unreadable := _unreadable_form(request):
-            return unreadable
-        if not is_valid_twilio_request(request):
-            return _forbidden()
-        try:
-            form = read_status_form(clean_form(request.POST))
-        except InvalidForm as exc:
-            logger.info("rejecting malformed Twilio status callback: %s", sorted(exc.errors))
-            return _error("invalid Twilio status callback", status=400, fields=exc.errors)
+        form = _signed_twilio_form(request, read_status_form, "status callback", logged_as="status callback")
+        if isinstance(form, HttpResponse):
+            return form
         known = message_log.apply_delivery_status(
             twilio_sid=form.message_sid, status=form.status, error_code=form.error_code
         )

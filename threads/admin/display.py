@@ -21,7 +21,6 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 
 from ..models import OPEN_STATUSES, Turn
-from ..phones import format_phone as format_phone  # re-exported: the admin modules import it from here
 
 # What every empty or unknown value shows, in every column and field (ModelAdmin.empty_value_display too).
 EMPTY = "—"

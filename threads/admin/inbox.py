@@ -74,11 +74,13 @@ def _require(request: HttpRequest, *perms: str) -> None:
         raise PermissionDenied
 
 
-def _require_conversation(request: HttpRequest, user_phone: str, *perms: str) -> None:
-    """The permissions, then a 404 for a number Brenda has no contact for (nothing is created for it)."""
+def _require_conversation(request: HttpRequest, user_phone: str, *perms: str) -> Contact:
+    """The permissions, then the user's contact: a 404 for a number Brenda has none for (nothing is created for it)."""
     _require(request, *perms)
-    if not inbox.is_known(user_phone):
+    contact = inbox.get_contact(user_phone)
+    if contact is None:
         raise Http404("Brenda has no conversation with this number.")
+    return contact
 
 
 # --- The list ------------------------------------------------------------------------------------
@@ -87,7 +89,7 @@ def _require_conversation(request: HttpRequest, user_phone: str, *perms: str) ->
 @require_GET
 def inbox_view(request: HttpRequest) -> TemplateResponse:
     _require(request)
-    parts, _ = _list_parts(request)
+    parts = _list_parts(request)
     context = {
         **admin.site.each_context(request),
         "title": "Inbox",
@@ -105,11 +107,11 @@ def inbox_view(request: HttpRequest) -> TemplateResponse:
 @require_GET
 def inbox_updates_view(request: HttpRequest) -> JsonResponse:
     _require(request)
-    parts, _ = _list_parts(request)
+    parts = _list_parts(request)
     return _updates(request, parts, _version(parts))
 
 
-def _list_parts(request: HttpRequest) -> tuple[dict[str, str], int]:
+def _list_parts(request: HttpRequest) -> dict[str, str]:
     status = request.GET.get("status", "")
     status = status if status in inbox.FILTERS else ""
     query = request.GET.get("q", "")[:100]
@@ -121,7 +123,7 @@ def _list_parts(request: HttpRequest) -> tuple[dict[str, str], int]:
     page = inbox.clamp_page(page, total)
     context = {"rows": rows, "total": total, "pages": _page_links(page, inbox.page_count(total), status, query)}
     html = render_to_string("admin/inbox/_rows.html", context, request=request)
-    return {"inbox-rows": html}, total
+    return {"inbox-rows": html}
 
 
 def _page_links(page: int, count: int, status: str, query: str) -> dict[str, Any]:
@@ -148,16 +150,15 @@ def _page_links(page: int, count: int, status: str, query: str) -> dict[str, Any
 
 @require_GET
 def conversation_view(request: HttpRequest, user_phone: str) -> TemplateResponse:
-    _require_conversation(request, user_phone)
-    parts, state = _conversation_parts(request, user_phone)
+    contact = _require_conversation(request, user_phone)
+    parts, state = _conversation_parts(request, contact)
     version = _version(parts)  # what the poll renders: a draft below is the page's own, not a change
     if draft := _pop_draft(request, user_phone):
         parts["inbox-compose"] = _render_compose(request, state, draft)
     inbox.mark_read(user_phone)
-    contact = state["contact"]
     context = {
         **admin.site.each_context(request),
-        "title": f"Conversation with {(contact.profile_name if contact else '') or user_phone}",
+        "title": f"Conversation with {contact.profile_name or user_phone}",
         "user_phone": user_phone,
         "contact": contact,
         "parts": parts,
@@ -171,8 +172,8 @@ def conversation_view(request: HttpRequest, user_phone: str) -> TemplateResponse
 
 @require_GET
 def conversation_updates_view(request: HttpRequest, user_phone: str) -> JsonResponse:
-    _require_conversation(request, user_phone)
-    parts, _ = _conversation_parts(request, user_phone)
+    contact = _require_conversation(request, user_phone)
+    parts, _ = _conversation_parts(request, contact)
     version = _version(parts)
     response = _updates(request, parts, version)
     if request.GET.get("version") != version:
@@ -180,16 +181,16 @@ def conversation_updates_view(request: HttpRequest, user_phone: str) -> JsonResp
     return response
 
 
-def _conversation_parts(request: HttpRequest, user_phone: str) -> tuple[dict[str, str], dict[str, Any]]:
+def _conversation_parts(request: HttpRequest, contact: Contact) -> tuple[dict[str, str], dict[str, Any]]:
     """The page's live parts, and the context they were rendered from (so the page fetches once).
 
     The action buttons and the reply box are parts too: they follow the state the badges show
     (a user asking for a person pauses the bot; the 24-hour window closes).
     """
-    contact, rows, total = inbox.get_conversation(user_phone)
+    rows, total = inbox.get_conversation(contact)
     window_open, window_closes = inbox.window_state(contact)
     context: dict[str, Any] = {
-        "user_phone": user_phone,
+        "user_phone": contact.user_phone,
         "contact": contact,
         "messages": rows,
         "total": total,
@@ -242,7 +243,7 @@ def _version(parts: dict[str, str]) -> str:
 
 @require_POST
 def reply_view(request: HttpRequest, user_phone: str) -> HttpResponse:
-    _require_conversation(request, user_phone, "threads.send_staff_message")
+    contact = _require_conversation(request, user_phone, "threads.send_staff_message")
     form = ReplyForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Write a message (at most 4,000 characters). Your text is still in the box.")
@@ -255,21 +256,18 @@ def reply_view(request: HttpRequest, user_phone: str) -> HttpResponse:
         logger.exception("staff reply to %s could not be sent: messaging is not configured", user_phone)
         messages.error(request, "Messaging is not configured: nothing was sent. Your text is still in the box.")
         return _back(user_phone, keep_draft_of=request)
-    problem = next(
-        (row.status_note or row.get_status_display() for row in rows if row.status in handoff.UNDELIVERED_STATUSES),
-        None,
-    )
+    problem = handoff.undelivered_reason(rows)
     if problem is not None:
         messages.error(request, f"Not delivered: {problem}")
         return _back(user_phone, keep_draft_of=request)
-    _log_change(request, user_phone, "Sent a WhatsApp message as staff")
+    _log_change(request, contact, "Sent a WhatsApp message as staff")
     messages.success(request, "Sent.")
     return _back(user_phone)
 
 
 @require_POST
 def template_view(request: HttpRequest, user_phone: str) -> HttpResponse:
-    _require_conversation(request, user_phone, "threads.send_staff_message")
+    contact = _require_conversation(request, user_phone, "threads.send_staff_message")
     form = TemplateForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose an active template and give its variables as NAME=value lines.")
@@ -285,37 +283,37 @@ def template_view(request: HttpRequest, user_phone: str) -> HttpResponse:
         messages.error(request, str(exc))
         return _back(user_phone, keep_draft_of=request)
     name = form.cleaned_data["name"].name
-    if message.status in handoff.UNDELIVERED_STATUSES:
-        messages.error(request, f"Template {name} not delivered: {message.status_note or message.get_status_display()}")
+    if problem := handoff.undelivered_reason([message]):
+        messages.error(request, f"Template {name} not delivered: {problem}")
         return _back(user_phone, keep_draft_of=request)
-    _log_change(request, user_phone, f"Sent the WhatsApp template {name}")
+    _log_change(request, contact, f"Sent the WhatsApp template {name}")
     messages.success(request, f"Template {name} sent ({message.get_status_display()}).")
     return _back(user_phone)
 
 
 @require_POST
 def pause_view(request: HttpRequest, user_phone: str) -> HttpResponse:
-    _require_conversation(request, user_phone, "threads.pause_bot")
+    contact = _require_conversation(request, user_phone, "threads.pause_bot")
     staff.set_bot_paused(user_phones=[user_phone], paused=True)
-    _log_change(request, user_phone, "Paused the bot (human takeover)")
+    _log_change(request, contact, "Paused the bot (human takeover)")
     messages.success(request, "Bot paused: the user's messages wait for staff.")
     return _back(user_phone)
 
 
 @require_POST
 def resume_view(request: HttpRequest, user_phone: str) -> HttpResponse:
-    _require_conversation(request, user_phone, "threads.pause_bot")
+    contact = _require_conversation(request, user_phone, "threads.pause_bot")
     handoff.resume_bot(user_phone=user_phone, staff_user_id=cast(int, request.user.pk))
-    _log_change(request, user_phone, "Resumed the bot")
+    _log_change(request, contact, "Resumed the bot")
     messages.success(request, "Bot resumed: it answers the user's next message, knowing what staff said.")
     return _back(user_phone)
 
 
 @require_POST
 def resolve_view(request: HttpRequest, user_phone: str) -> HttpResponse:
-    _require_conversation(request, user_phone, "threads.pause_bot")
+    contact = _require_conversation(request, user_phone, "threads.pause_bot")
     if handoff.resolve(user_phone=user_phone, staff_user_id=cast(int, request.user.pk)):
-        _log_change(request, user_phone, "Resolved the user's wait for staff")
+        _log_change(request, contact, "Resolved the user's wait for staff")
         messages.success(request, "Marked as resolved. The bot stays paused until you resume it.")
     else:
         messages.info(request, "The user was not waiting for staff.")
@@ -325,14 +323,14 @@ def resolve_view(request: HttpRequest, user_phone: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def reset_view(request: HttpRequest, user_phone: str) -> HttpResponse:
     """GET asks for confirmation (a reset forgets the conversation); POST resets."""
-    _require_conversation(request, user_phone, "threads.reset_thread")
+    contact = _require_conversation(request, user_phone, "threads.reset_thread")
     mapping = OaThreadMap.objects.filter(pk=user_phone)
     if request.method == "GET":
         context = {
             **admin.site.each_context(request),
             "title": "Reset thread",
             "user_phone": user_phone,
-            "contact": Contact.objects.get(pk=user_phone),
+            "contact": contact,
             "has_mapping": mapping.exists(),
         }
         return TemplateResponse(request, "admin/inbox/confirm_reset.html", context)
@@ -342,7 +340,7 @@ def reset_view(request: HttpRequest, user_phone: str) -> HttpResponse:
     if result.mapping_deleted:
         messages.success(request, "Thread reset: the user's next message starts a new conversation.")
     elif result.history_reset:
-        _log_change(request, user_phone, "Reset the history (no thread mapping)")
+        _log_change(request, contact, "Reset the history (no thread mapping)")
         messages.success(
             request,
             "The user had no thread mapping; their history starts afresh. "
@@ -357,13 +355,13 @@ def _model_admin() -> admin.ModelAdmin:
     return admin.site.get_model_admin(OaThreadMap)
 
 
-def _log_change(request: HttpRequest, user_phone: str, message: str) -> None:
+def _log_change(request: HttpRequest, contact: Contact, message: str) -> None:
     """Write the admin history entry the thread-mapping admin writes for the same action.
 
     On the user's mapping, as there; a user without one (only the rule-based responder
     answered them) gets it on their contact.
     """
-    target = OaThreadMap.objects.filter(pk=user_phone).first() or Contact.objects.get(pk=user_phone)
+    target = OaThreadMap.objects.filter(pk=contact.pk).first() or contact
     _model_admin().log_change(request, target, message)
 
 

@@ -13,6 +13,7 @@ from django.utils.translation import ngettext
 from .. import budgets, staff
 from .. import consent as consent_rules
 from ..models import Contact, Message, OaThreadMap, Turn
+from ..phones import format_phone
 from .display import (
     EMPTY,
     PRICE_CHECK_ACTIONS,
@@ -22,7 +23,6 @@ from .display import (
     format_count,
     format_datetime,
     format_ms,
-    format_phone,
     format_short_datetime,
     format_usd,
     price_checks_html,
@@ -34,7 +34,6 @@ from .display import (
 from .mappings import ACTION_SELECTION_LIMIT
 
 # Badges and column styles of the turns, messages and contacts lists.
-CHANGE_LIST_TEMPLATE = "admin/threads/records_change_list.html"
 # A message body in the list is cut to this many characters; the whole body is on the message's page.
 LIST_BODY_CHARS = 80
 
@@ -83,7 +82,6 @@ class _ReadOnlyAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 100
     empty_value_display = EMPTY
-    change_list_template = CHANGE_LIST_TEMPLATE
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -341,7 +339,6 @@ class ContactAdmin(admin.ModelAdmin):
     ordering = ["-last_seen_at"]
     show_full_result_count = False
     empty_value_display = EMPTY
-    change_list_template = CHANGE_LIST_TEMPLATE
     fields = [
         "user_phone",
         "profile_name",

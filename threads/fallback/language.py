@@ -302,7 +302,7 @@ def read(text: str) -> Reading:
         text = text.replace(emoji, word)
     folded = fold(text).replace("_", " ").replace("’", "'")
     raw_words = _WORD.findall(folded.replace("'", ""))
-    words = tuple(_SPELLINGS.get(_squeeze(word), _squeeze(word)) for word in raw_words)
+    words = tuple(_SPELLINGS.get(squeezed, squeezed) for squeezed in map(_squeeze, raw_words))
     return Reading(words=words, lang=detect_language(raw_words, words), raw=folded)
 
 

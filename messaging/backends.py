@@ -239,16 +239,27 @@ def get_messaging_backend(path: str | None = None, **kwargs: object) -> BaseMess
     An old `webhooks.backends.…` path is loaded from here, so it works without the shim module.
     """
     configured = path or _backend_override.get() or settings.MESSAGING_BACKEND
-    path = upgrade_backend_path(configured)
-    if path != configured:
-        logger.warning("messaging backend %r is deprecated, loading %r: set MESSAGING_BACKEND to it", configured, path)
+    upgraded = upgrade_backend_path(configured)
+    if upgraded != configured:
+        logger.warning(
+            "messaging backend %r is deprecated, loading %r: set MESSAGING_BACKEND to it", configured, upgraded
+        )
+    return load_backend_class(upgraded)(**kwargs)
+
+
+def load_backend_class(path: str) -> type[BaseMessagingBackend]:
+    """The backend class at `path` (an old `webhooks.backends.…` path included); ImproperlyConfigured if none.
+
+    An import failure is the exception's cause, for callers that report it (`messaging.checks`).
+    """
+    path = upgrade_backend_path(path)
     try:
         backend_class = import_string(path)
     except ImportError as exc:
         raise ImproperlyConfigured(f"Cannot import messaging backend {path!r}: {exc}") from exc
     if not (isinstance(backend_class, type) and issubclass(backend_class, BaseMessagingBackend)):
         raise ImproperlyConfigured(f"Messaging backend {path!r} is not a BaseMessagingBackend subclass.")
-    return backend_class(**kwargs)
+    return backend_class
 
 
 def upgrade_backend_path(path: str) -> str:

@@ -6,9 +6,9 @@ SILENCED_SYSTEM_CHECKS entries naming it still work.
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
-from django.utils.module_loading import import_string
+from django.core.exceptions import ImproperlyConfigured
 
-from .backends import BACKENDS_PREFIX, DEPRECATED_PREFIX, BaseMessagingBackend, upgrade_backend_path
+from .backends import BACKENDS_PREFIX, DEPRECATED_PREFIX, load_backend_class, upgrade_backend_path
 
 # What MESSAGING_BACKEND may name without writing a backend of one's own.
 BUILTIN_BACKENDS = tuple(BACKENDS_PREFIX + name for name in ("TwilioBackend", "ConsoleBackend", "LocmemBackend"))
@@ -37,12 +37,14 @@ def check_messaging_backend_loads(app_configs=None, **kwargs) -> list[CheckMessa
 def messaging_backend_problem(value: str) -> str | None:
     """Say what is wrong with the backend path `value` (None when it names a backend class); shared with the doctor."""
     try:
-        backend_class = import_string(upgrade_backend_path(value))
+        load_backend_class(value)
+    except ImproperlyConfigured as exc:
+        if exc.__cause__ is not None:
+            return f"cannot be imported ({type(exc.__cause__).__name__}: {exc.__cause__})"
+        return "is not a messaging backend (a subclass of messaging.backends.BaseMessagingBackend)"
     except Exception as exc:  # a broken module can raise anything: report it, never crash `check`
         return f"cannot be imported ({type(exc).__name__}: {exc})"
-    if isinstance(backend_class, type) and issubclass(backend_class, BaseMessagingBackend):
-        return None
-    return "is not a messaging backend (a subclass of messaging.backends.BaseMessagingBackend)"
+    return None
 
 
 def check_messaging_backend_path(app_configs=None, **kwargs) -> list[CheckMessage]:

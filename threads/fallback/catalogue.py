@@ -110,16 +110,9 @@ class Catalogue:
         self.currencies = sorted(counts, key=lambda c: (-counts[c], c))
         # Typos are corrected towards the words of names and short descriptions only: the long texts
         # hold everyday words ("posible", "limpia") that a misspelling should not turn into a topic.
-        self.vocabulary = sorted(
-            {
-                w
-                for c in self.courses
-                for w in words_of(f"{c.detail['name']} {c.detail['short_description']}")
-                if len(w) > 4
-            }
-        )
-        self._by_id = {c.id: c for c in self.courses}
         self._words = {w for c in self.courses for w in words_of(f"{c.detail['name']} {c.detail['short_description']}")}
+        self.vocabulary = sorted(w for w in self._words if len(w) > 4)
+        self._by_id = {c.id: c for c in self.courses}
 
     def get(self, course_id: str) -> Course | None:
         return self._by_id.get(course_id)
@@ -165,7 +158,8 @@ class Catalogue:
             return None
         for cut in range(3, len(word) - 2):
             head, tail = word[:cut], word[cut:]
-            if self.knows(head) and self.knows(tail) and head in self._words and tail in self._words:
+            # The set look-ups first: `knows` reads every course's index.
+            if head in self._words and tail in self._words and self.knows(head) and self.knows(tail):
                 return head, tail
         return None
 
@@ -181,11 +175,13 @@ class Catalogue:
         """
         scored = []
         covered: dict[str, int] = {}
+        keys = [stem(word) for word in topics]
+        text_words = f" {' '.join(words_of(text))} " if text else ""
         for course in self.courses:
-            score = sum(course.index.get(stem(word), 0) for word in topics)
-            covered[course.id] = sum(1 for word in topics if stem(word) in course.index)
+            score = sum(course.index.get(key, 0) for key in keys)
+            covered[course.id] = sum(1 for key in keys if key in course.index)
             base_name = course.folded_name.split(":")[0].split("(")[0].strip()
-            if text and len(base_name) > 3 and f" {base_name} " in f" {' '.join(words_of(text))} ":
+            if text and len(base_name) > 3 and f" {base_name} " in text_words:
                 score += 10
             if score:
                 scored.append((course, score))

@@ -1,5 +1,6 @@
 """Shared by the headless-Chromium tests (Debian's chromium and chromium-driver, driven by Selenium)."""
 
+import contextlib
 import shutil
 
 import pytest
@@ -58,6 +59,27 @@ def click_and_wait(browser, selector: str) -> None:
     button.click()
     WebDriverWait(browser, 15).until(expected_conditions.staleness_of(button))
     WebDriverWait(browser, 15).until(lambda b: b.execute_script("return document.readyState") == "complete")
+
+
+def text_of(browser, element_id: str, *, containing: str = "", timeout_s: float = 10) -> str:
+    """The element's text once it holds `containing`, read again while Chromium still swaps the document.
+
+    Right after a navigation Chromium may answer a read with "node does not belong to the document":
+    the read is retried, not failed. Returns the last text read (the caller asserts on it).
+    """
+    from selenium.common.exceptions import TimeoutException, WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    seen = {"text": ""}
+
+    def read(b) -> bool:
+        seen["text"] = b.find_element(By.ID, element_id).text
+        return containing in seen["text"]
+
+    with contextlib.suppress(TimeoutException):
+        WebDriverWait(browser, timeout_s, ignored_exceptions=(WebDriverException,)).until(read)
+    return seen["text"]
 
 
 def csp_violations(browser) -> list[str]:

@@ -566,3 +566,20 @@ def test_the_profession_does_not_drown_what_the_user_asks_for(demo):
     answer = reply("soy gerente y necesito una política de uso de IA para la empresa")
 
     assert answer.startswith("Por lo que me cuentas, te recomiendo:\n1. *Ética y gobernanza de la IA*")
+
+
+@pytest.mark.parametrize(
+    ("plural", "singular", "modality"),
+    [
+        ("¿cuánto cuestan los cursos híbridos?", "¿cuánto cuestan los cursos híbrido?", Modality.HYBRID),
+        ("precios de los cursos remotos", "precios de los cursos remoto", None),
+        ("¿cuánto cuestan los cursos asíncronos?", "¿cuánto cuestan los cursos asíncrono?", Modality.SELF_PACED),
+    ],
+)
+def test_a_modality_in_the_plural_is_read_like_the_singular(demo, plural, singular, modality):
+    answer = reply(plural)
+
+    assert answer == reply(singular)
+    if modality is not None:
+        listed = [c for c in Course.objects.filter(active=True) if f"*{c.name}*" in answer]
+        assert listed and all(c.modality == modality for c in listed)

@@ -5,6 +5,7 @@ import time
 from datetime import timedelta
 from typing import TypedDict
 
+import psycopg
 from django.db import DatabaseError, connection
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -12,6 +13,9 @@ from django.utils import timezone
 from .models import THREAD_ID_PREFIXES, OaThreadMap
 
 logger = logging.getLogger(__name__)
+
+# How long the health check waits for a database connection (the pool's own timeout is 10 s).
+HEALTH_DB_TIMEOUT_S = 2.0
 
 
 class MappingStatistics(TypedDict):
@@ -122,11 +126,26 @@ def count_mappings_by_engine() -> dict[str, int]:
 
 
 def health_check() -> HealthReport:
-    """Check that the mapping table answers; report the error class only (messages can carry DSNs)."""
+    """Check that the mapping table answers; report the error class only (messages can carry DSNs).
+
+    A database that does not answer is reported within `HEALTH_DB_TIMEOUT_S`, not after the
+    pool's own timeout: a load balancer's probe gives up sooner, and every probe would hold a
+    server thread for that long while the database is down.
+    """
     started = time.perf_counter()
     try:
+        _wait_for_a_pooled_connection(HEALTH_DB_TIMEOUT_S)
         OaThreadMap.objects.exists()
-    except DatabaseError as exc:
+    except (DatabaseError, psycopg.Error) as exc:
         logger.warning("thread mapping health check failed: %s", type(exc).__name__)
         return {"ok": False, "error": type(exc).__name__}
     return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+def _wait_for_a_pooled_connection(timeout_s: float) -> None:
+    """With psycopg's pool, wait at most `timeout_s` for a connection (`PoolTimeout` after); no-op without one."""
+    pool = getattr(connection, "pool", None)  # PostgreSQL with DATABASES' "pool" option
+    if pool is None or connection.connection is not None:
+        return
+    pool.open()  # what Django does before its first connection; a no-op on an open pool
+    pool.putconn(pool.getconn(timeout=timeout_s))

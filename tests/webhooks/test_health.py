@@ -1,5 +1,11 @@
 """GET / and GET /webhooks/openai/health: shapes, status codes, and never a secret."""
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.db import connection
 
@@ -99,6 +105,46 @@ def test_database_down_makes_root_health_503_degraded(client):
     assert body["status"] == "degraded"
     assert body["database"]["ok"] is False
     assert body["tasks"]["pending"] is None
+
+
+_HEALTH_OF_AN_UNREACHABLE_DATABASE = """
+import json, time, django
+django.setup()
+from django.test import Client
+started = time.monotonic()
+response = Client().get("/")
+print(json.dumps({"status": response.status_code, "body": response.json(), "s": time.monotonic() - started}))
+"""
+
+
+def test_a_postgresql_server_that_does_not_answer_is_reported_without_waiting_for_the_pool(tmp_path):
+    # A closed port: psycopg's pool keeps trying in the background and a request for a connection waits
+    # for the pool's 10 s timeout. The health check waits 2 s for one, so a probe hears "degraded" in time.
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "brenda.settings",
+        "DEBUG": "true",
+        "ALLOWED_HOSTS": "testserver",
+        "DATABASE_URL": "postgres://postgres:pw-secret@127.0.0.1:1/brenda",
+        "TASKS_BACKEND": "database",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _HEALTH_OF_AN_UNREACHABLE_DATABASE],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert result["status"] == 503
+    assert result["body"]["database"] == {"ok": False, "error": "PoolTimeout"}
+    assert result["body"]["tasks"]["pending"] is None
+    assert result["s"] < 8, "the health check waited for the pool's timeout"  # 10 s before the fix
+    assert "pw-secret" not in done.stdout + done.stderr
 
 
 def test_root_health_refuses_post(client):

@@ -172,7 +172,7 @@ def refusal(message: Message, contact: Contact | None, *, now: datetime | None =
 
 
 def contact_for_sending(user_phone: str) -> Contact | None:
-    """The columns `refusal` reads, in one query per batch of sends."""
+    """The columns `refusal` reads, in one query: read right before each send."""
     return Contact.objects.filter(pk=user_phone).only("opted_out_at", "last_inbound_at").first()
 
 

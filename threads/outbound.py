@@ -16,7 +16,7 @@ from messaging.exceptions import MessagingError
 from messaging.formatting import split_message
 
 from . import consent, message_log, scheduling
-from .models import Contact, Message, MessageTemplate, Turn
+from .models import Message, MessageTemplate, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -105,10 +105,8 @@ def _send_pending(user_phone: str, *, first: Message | None = None, finished: di
     backend = get_messaging_backend()
     finished = {} if finished is None else finished
     sent = 0
-    # Read once per batch: what `consent.refusal` needs to judge each message at the door.
-    contact = consent.contact_for_sending(user_phone)
     if first is not None and message_log.claim_for_sending(first, first_in_line=True):
-        outcome = _send_claimed(backend, first, finished, contact)
+        outcome = _send_claimed(backend, first, finished)
         if outcome is None:
             return sent
         sent += outcome
@@ -116,18 +114,20 @@ def _send_pending(user_phone: str, *, first: Message | None = None, finished: di
         for row in rows:
             if not message_log.claim_for_sending(row):
                 return sent  # another sender is at work for this user
-            outcome = _send_claimed(backend, row, finished, contact)
+            outcome = _send_claimed(backend, row, finished)
             if outcome is None:
                 return sent
             sent += outcome
     return sent
 
 
-def _send_claimed(
-    backend: BaseMessagingBackend, row: Message, finished: dict[int, Message], contact: Contact | None
-) -> int | None:
-    """Send a claimed message: 1 if it went out, 0 if it failed for good or was refused, None if it waits."""
-    if refusal := consent.refusal(row, contact):
+def _send_claimed(backend: BaseMessagingBackend, row: Message, finished: dict[int, Message]) -> int | None:
+    """Send a claimed message: 1 if it went out, 0 if it failed for good or was refused, None if it waits.
+
+    The user's consent is read for each message, once it is claimed: a batch (a long reply's
+    parts, a backlog after an outage) takes seconds, and an opt-out recorded meanwhile stops the rest.
+    """
+    if refusal := consent.refusal(row, consent.contact_for_sending(row.user_phone)):
         logger.warning("message %s to %s blocked: %s", row.pk, row.user_phone, refusal)
         message_log.mark_blocked(row, reason=refusal)
         finished[row.pk] = row

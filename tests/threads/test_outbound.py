@@ -1,5 +1,6 @@
 """Delivering replies through Twilio: parts in order, retries deferred to a task, permanent failures recorded."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -7,6 +8,7 @@ import responses as responses_lib
 from django.tasks import default_task_backend
 from django.utils import timezone
 
+from threads import consent
 from threads.models import Message
 from threads.outbound import MAX_SEND_ATTEMPTS, deliver_reply, send_pending_outbound
 
@@ -96,6 +98,32 @@ def test_permanent_failure_is_recorded_and_the_next_part_still_goes(twilio):
     assert (message_one.status, message_one.error_code) == (Message.Status.FAILED, "21617")
     assert message_two.status == "queued"
     assert default_task_backend.results == []
+
+
+def test_an_opt_out_recorded_while_a_backlog_goes_out_stops_the_rest_of_it(twilio):
+    # Twilio accepts the first message; while it does, the user's "BAJA" is processed elsewhere.
+    sids = iter("def")
+
+    def accept_and_meanwhile_the_user_opts_out(request):
+        consent.opt_out(PHONE, via="BAJA")
+        return 201, {}, json.dumps(ok("SM" + next(sids) * 32))
+
+    twilio.add_callback(responses_lib.POST, URL, callback=accept_and_meanwhile_the_user_opts_out)
+    backlog = [
+        Message.objects.create(user_phone=PHONE, direction="out", origin="staff", body=body, status="pending")
+        for body in ("uno", "dos", "tres")
+    ]
+
+    assert send_pending_outbound(user_phone=PHONE) == 1
+
+    assert sent_bodies(twilio) == ["uno"]
+    for row in backlog:
+        row.refresh_from_db()
+    assert [(row.status, row.error_code) for row in backlog] == [
+        ("queued", ""),
+        (Message.Status.BLOCKED, "opted_out"),
+        (Message.Status.BLOCKED, "opted_out"),
+    ]
 
 
 def test_a_message_that_keeps_failing_is_given_up_after_the_last_attempt(twilio):

@@ -20,6 +20,16 @@ from .common import RESULTS_DIR, say, sigterm_as_interrupt
 BENCHES = ("calls", "ack", "e2e", "money", "media", "fallback")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return number
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -40,6 +50,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (%(default)s)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (%(default)s)")
     parser.add_argument("--rate", type=float, default=50.0, help="moderate load, requests/s (%(default)s)")
+    parser.add_argument(
+        "--rounds",
+        type=_positive_int,
+        default=3,
+        help="ack: full-speed rounds, trivial then webhook; the median ratio is the figure (%(default)s; --quick: 1)",
+    )
     parser.add_argument("--latency", type=float, default=0.2, help="e2e: fake OpenAI latency per request, s")
     parser.add_argument("--model-s", type=float, default=0.6, help="e2e: extra time the model works per response, s")
     parser.add_argument(

@@ -583,3 +583,41 @@ def test_a_modality_in_the_plural_is_read_like_the_singular(demo, plural, singul
     if modality is not None:
         listed = [c for c in Course.objects.filter(active=True) if f"*{c.name}*" in answer]
         assert listed and all(c.modality == modality for c in listed)
+
+
+@pytest.mark.parametrize(
+    ("text", "end"),
+    [
+        ("what's the cheapest course you have?", "first"),
+        ("whats the cheapest?", "first"),
+        ("What’s the most expensive course?", "last"),
+    ],
+)
+def test_whats_in_english_is_what_is_not_whatsapp(demo, text, end):
+    in_pesos = Course.objects.filter(active=True, currency="MXN").order_by("price")
+    expected = getattr(in_pesos, end)()
+
+    answer = reply(text)
+
+    assert f"*{expected.name}*" in answer
+    assert "Automatización" not in answer  # the course that mentions WhatsApp
+
+
+def test_whats_for_whatsapp_still_finds_the_course_about_it(demo):
+    answer = reply("quiero automatizar mi whats")
+
+    assert "*Automatización con IA para PyMEs*" in answer
+
+
+@pytest.mark.parametrize("text", ["yo vivo en monterrey, hay algo ahi?", "I live in Texas, what do you have?"])
+def test_where_the_customer_lives_is_not_a_live_course(demo, text):
+    answer = reply(text)
+
+    assert not answer.startswith(("Cursos en vivo", "Live courses"))
+
+
+@pytest.mark.parametrize("text", ["¿tienen cursos en vivo?", "do you have live classes?"])
+def test_live_courses_are_still_read_as_live(demo, text):
+    answer = reply(text)
+
+    assert answer.startswith(("Cursos en vivo", "Live courses")), answer

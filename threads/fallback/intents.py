@@ -1183,10 +1183,23 @@ def _modality(reading: Reading) -> str | None:
             if reading.has("en linea", "a distancia")
             else ("en vivo" if reading.has("en vivo") else "a tu ritmo")
         )
-    found = [_MODALITY_WORDS[w] for w in reading.words if w in _MODALITY_WORDS]
+    found = [
+        _MODALITY_WORDS[word]
+        for index, word in enumerate(reading.words)
+        if word in _MODALITY_WORDS and not _lives_somewhere(reading.words, index)
+    ]
     if not found:
         return None
     return next((m for m in found if m), "")
+
+
+def _lives_somewhere(words: Sequence[str], index: int) -> bool:
+    """ "yo vivo en Monterrey", "I live in Texas": where the customer lives, not a live course ("en vivo")."""
+    word, after = words[index], words[index + 1 : index + 2]
+    before = words[index - 1] if index else ""
+    if word == "vivo":
+        return before != "en"
+    return word == "live" and (before in {"i", "we", "they", "you", "to"} or after in (["in"], ["near"], ["at"]))
 
 
 def _budget(reading: Reading, catalogue: Catalogue) -> tuple[Decimal, str] | None:

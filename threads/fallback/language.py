@@ -14,6 +14,8 @@ from .. import consent
 
 _BRACKETED = re.compile(r"\[[^\]]*\]")  # notes our service adds, e.g. "[El usuario adjuntó 1 archivo…]"
 _WORD = re.compile(r"[a-z0-9][a-z0-9+#]*")
+# "what's the cheapest?" is not about WhatsApp ("whats" is also how Spanish speakers shorten it).
+_WHAT_IS = re.compile(r"\bwhat's\b|\bwhats(?= (?:the|a|an|your|it|its|this|that|included|up|in|new|next)\b)")
 
 # WhatsApp spellings and frequent typos, folded, to the word the rules know.
 _SPELLINGS = {
@@ -300,7 +302,7 @@ def read(text: str) -> Reading:
     text = _BRACKETED.sub(" ", text or "")
     for emoji, word in _EMOJI_WORDS.items():
         text = text.replace(emoji, word)
-    folded = fold(text).replace("_", " ").replace("’", "'")
+    folded = _WHAT_IS.sub("what is", fold(text).replace("_", " ").replace("’", "'"))
     raw_words = _WORD.findall(folded.replace("'", ""))
     words = tuple(_SPELLINGS.get(squeezed, squeezed) for squeezed in map(_squeeze, raw_words))
     return Reading(words=words, lang=detect_language(raw_words, words), raw=folded)

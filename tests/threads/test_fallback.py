@@ -621,3 +621,58 @@ def test_live_courses_are_still_read_as_live(demo, text):
     answer = reply(text)
 
     assert answer.startswith(("Cursos en vivo", "Live courses")), answer
+
+
+@pytest.mark.parametrize(
+    ("text", "level", "modalities"),
+    [
+        (
+            "busco algo presencial o hibrido, nivel intermedio",
+            Level.INTERMEDIATE,
+            {Modality.IN_PERSON, Modality.HYBRID},
+        ),
+        ("presencial para principiantes?", Level.BEGINNER, {Modality.IN_PERSON, Modality.HYBRID}),
+        ("en linea en vivo para principiantes?", Level.BEGINNER, {Modality.ONLINE_LIVE, Modality.HYBRID}),
+        ("any in-person course for beginners?", Level.BEGINNER, {Modality.IN_PERSON, Modality.HYBRID}),
+    ],
+)
+def test_a_modality_asked_at_a_level_lists_only_that_level(demo, text, level, modalities):
+    expected = {c.name for c in Course.objects.filter(active=True, level=level, modality__in=modalities)}
+    assert expected  # the demo catalogue has one of each
+
+    answer = reply(text)
+
+    listed = {c.name for c in Course.objects.filter(active=True) if f"*{c.name}*" in answer}
+    assert listed == expected
+
+
+def test_a_modality_with_no_course_at_the_level_says_so_and_lists_the_others(demo):
+    assert not Course.objects.filter(active=True, level=Level.ADVANCED, modality=Modality.HYBRID).exists()
+
+    answer = reply("hay algo avanzado hibrido?")
+
+    assert answer.startswith("No tengo cursos híbridos de nivel *Avanzado*.")
+    hybrid = {c.name for c in Course.objects.filter(active=True, modality=Modality.HYBRID)}
+    assert {c.name for c in Course.objects.filter(active=True) if f"*{c.name}*" in answer} == hybrid
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "soy nueva en esto de la ia, no se nada de programacion, cual me recomiendas??",
+        "no se programar, que curso me sirve?",
+        "Which course would you recommend for a complete beginner with no coding experience?",
+        "I can't code, what do you recommend?",
+    ],
+)
+def test_someone_who_cannot_code_is_recommended_beginner_courses(demo, text):
+    answer = reply(text)
+
+    listed = [c for c in Course.objects.filter(active=True) if f"*{c.name}*" in answer]
+    assert listed and all(c.level == Level.BEGINNER for c in listed)
+
+
+def test_wanting_to_learn_python_still_finds_the_python_courses(demo):
+    answer = reply("quiero aprender python")
+
+    assert "*Visión por computadora con Python*" in answer

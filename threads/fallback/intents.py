@@ -869,6 +869,9 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
     if consent:
         return Intent("consent", lang=lang, topic=consent)
     level = _level(reading)
+    if _CANNOT_CODE.search(reading.text):  # programming is what they lack, not what they ask for
+        reading = replace(reading, words=tuple(w for w in reading.words if w not in _CODING_WORDS))
+        level = level or "principiante"
     topics = _topics(reading, catalogue, level)
     reason = handoff_reason(" ".join(reading.words))
     if reason:
@@ -1178,11 +1181,10 @@ def _modality(reading: Reading) -> str | None:
         if phrase in reading.text:
             return target
     if reading.has("en linea", "a distancia", "a tu ritmo", "a mi ritmo", "en vivo"):
-        return (
-            "online"
-            if reading.has("en linea", "a distancia")
-            else ("en vivo" if reading.has("en vivo") else "a tu ritmo")
-        )
+        # The narrower one wins: "en línea en vivo" asks for live courses, not every online one.
+        if reading.has("en vivo"):
+            return "en vivo"
+        return "a tu ritmo" if reading.has("a tu ritmo", "a mi ritmo") else "online"
     found = [
         _MODALITY_WORDS[word]
         for index, word in enumerate(reading.words)
@@ -1191,6 +1193,18 @@ def _modality(reading: Reading) -> str | None:
     if not found:
         return None
     return next((m for m in found if m), "")
+
+
+# "no sé nada de programación", "no coding experience": a beginner, whose missing skill is not a topic.
+_CANNOT_CODE = re.compile(
+    r" (?:no (?:se|sabemos|sabe)(?: nada)?(?: de)? (?:programar|programacion|codigo|python)"
+    r"|sin (?:saber )?(?:programar|programacion|codigo)|nunca (?:he|hemos) programado|no programo"
+    r"|no (?:coding|programming|code)|(?:cant|cannot|dont know how to|never) (?:code|program|coded|programmed)) "
+)
+_CODING_WORDS = frozenset(
+    {"programar", "programacion", "programador", "codigo", "python", "coding", "code", "programming", "program"}
+    | {"experiencia", "experience", "programado", "programo", "coded", "programmed"}
+)
 
 
 def _lives_somewhere(words: Sequence[str], index: int) -> bool:
@@ -1307,9 +1321,11 @@ def _recommend(
     if ranked:
         top = ranked[0][1]
         chosen = [c for c, s in ranked if s * 2 >= top]
-        if level and any(c.level == level for c in chosen):
-            chosen = [c for c in chosen if c.level == level]
-        return Intent("recommend", lang=lang, courses=tuple(chosen), level=level, topic="profile" if profile else None)
+        if level:  # a stated level comes first: a beginner is not sent to advanced courses for a word they used
+            chosen = [c for c in chosen if c.level == level] or [c for c, _ in ranked if c.level == level]
+        if chosen:
+            topic = "profile" if profile else None
+            return Intent("recommend", lang=lang, courses=tuple(chosen), level=level, topic=topic)
     scope = [c for c in catalogue.by_level() if c.level == (level or "principiante")]
     return Intent("recommend", lang=lang, courses=tuple(scope), level=level or "principiante", topic="starter")
 

@@ -134,6 +134,8 @@ _T: dict[str, dict[str, str]] = {
         "modality_yes": "Sí: *{name}* es *{modality}*.",
         "modality_no": "No: *{name}* es *{modality}*.",
         "modality_list": "Cursos {target}:",
+        "modality_level_list": "Cursos {target} de nivel *{level}*:",
+        "modality_level_none": "No tengo cursos {target} de nivel *{level}*. Los {target} que sí tengo:",
         "modality_none": 'No tengo cursos {target} por ahora. Escribe "cursos" para ver el catálogo.',
         "modality_overview": "Así se imparten nuestros cursos:",
         "recordings": "Incluye {bonus}.",
@@ -239,6 +241,8 @@ _T: dict[str, dict[str, str]] = {
         "modality_yes": "Yes: *{name}* is *{modality}*.",
         "modality_no": "No: *{name}* is *{modality}*.",
         "modality_list": "{target} courses:",
+        "modality_level_list": "{target} courses at *{level}* level:",
+        "modality_level_none": "I have no {target} courses at *{level}* level. The {target} courses I do have:",
         "modality_none": 'I have no {target} courses right now. Write "courses" for the catalogue.',
         "modality_overview": "How our courses are taught:",
         "recordings": "It includes {bonus}.",
@@ -518,12 +522,16 @@ class Writer:
                 text += " " + self.t["recordings"].format(bonus=recordings[0]["name"])
             return f"{text}\n\n{self.t['cta']}"
         if intent.modality:
-            wanted = MODALITY_TARGETS.get(intent.modality, ())
-            scope = intent.courses or tuple(self.catalogue.by_level())
-            matching = [x for x in scope if x.modality in wanted]
+            matching = in_scope(intent.courses or tuple(self.catalogue.by_level()), None, intent.modality)
             label = targets.get(intent.modality, intent.modality)
+            within = label.lower() if self.lang == "en" else label  # inside a sentence
             if not matching:
-                return self.t["modality_none"].format(target=label)
+                return self.t["modality_none"].format(target=within)
+            if intent.level:  # "presencial para principiantes": that level, or say there is none at it
+                at_level, level = in_scope(matching, intent.level, None), self._level(intent.level)
+                if at_level:
+                    return self._listing(self.t["modality_level_list"].format(target=label, level=level), at_level)
+                return self._listing(self.t["modality_level_none"].format(target=within, level=level), matching)
             return self._listing(self.t["modality_list"].format(target=label), matching)
         lines = [self.t["modality_overview"]]
         for modality in ("online en vivo", "online a tu ritmo", "presencial", "híbrido"):

@@ -676,3 +676,17 @@ def test_wanting_to_learn_python_still_finds_the_python_courses(demo):
     answer = reply("quiero aprender python")
 
     assert "*Visión por computadora con Python*" in answer
+
+
+def test_a_payment_question_names_no_course_its_words_happen_to_match(demo):
+    # "transferencia" is also in "transferencia de aprendizaje", which a course's description mentions.
+    answer = reply("aceptan oxxo o transferencia?")
+
+    assert answer.startswith("No tengo ese dato")
+    assert not any(f"*{c.name}*" in answer for c in Course.objects.filter(active=True))
+
+
+def test_a_payment_question_about_a_named_course_still_names_it(demo):
+    answer = reply("se puede pagar con tarjeta el de marketing?")
+
+    assert "*IA generativa para marketing*" in answer

@@ -410,6 +410,8 @@ _NO_DATA = (
         ),
     ),
 )
+# The words each no-data question is made of, left out when looking for the course it is about.
+_NO_DATA_WORDS = {topic: frozenset(re.findall(r"[a-z]{3,}", pattern.pattern)) for topic, pattern in _NO_DATA}
 _RECOMMEND = _words(
     "recomiendas recomienda recomiendan recomendarias recomendacion recomendaciones sugieres sugiere sugerencia "
     "conviene convendria recommend recommendation suggest suggestion"
@@ -886,7 +888,10 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
         return about("modality", modality="a tu ritmo")
     for topic, pattern in _NO_DATA:
         if pattern.search(reading.text):
-            return about("no_data", topic=topic)
+            # The question's own words ("transferencia", "oxxo") name no course ("transferencia de aprendizaje").
+            plain = replace(reading, words=tuple(w for w in reading.words if w not in _NO_DATA_WORDS[topic]))
+            course, courses = _resolve(plain, _topics(plain, catalogue, level), level, memory)
+            return Intent("no_data", lang=lang, course=course, courses=courses, level=level, topic=topic)
     if reading.words[0] != "no" and (set(reading.words) & _ENROL or reading.has(*(p.strip() for p in _ENROL_PHRASES))):
         return about("enrol")
     budget = _budget(reading, catalogue)

@@ -285,3 +285,16 @@ def test_a_reset_clears_the_memory_of_a_user_without_a_thread(db):
     assert result.thread_id is None and result.history_reset
     assert Contact.objects.get(pk="whatsapp:+5215500001111").history_starts_at >= before
     assert not reset_thread(user_phone="whatsapp:+5215599999999").history_reset  # unknown: nothing to reset
+
+
+@pytest.mark.parametrize("neutral", ["ok", "👍", "gracias", "??", "bye"])
+def test_a_message_that_tells_no_language_is_answered_in_the_conversations(demo_catalogue, neutral):
+    english = "whatsapp:+15550001111"
+    assert "Prompt engineering" in say("Hi, what AI courses do you have for beginners?", english)
+
+    in_english = say(neutral, english)
+    in_spanish = say(neutral)  # a Spanish speaker's first message: Spanish, as before
+
+    assert answer([neutral], history=[("user", "Hi, what courses do you have?")]).intent.lang == "en"
+    assert in_english != in_spanish
+    assert answer([neutral]).intent.lang == "es"

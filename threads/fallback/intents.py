@@ -51,6 +51,7 @@ class Memory:
     listing: Intent | None = None
     shown: frozenset[str] = frozenset()
     menu_shown: bool = False
+    lang: str | None = None  # the language the user last wrote in, when a message could tell
 
 
 # Intents that only win when nothing more specific was said in the burst.
@@ -1000,7 +1001,8 @@ def detect(texts: Sequence[str], catalogue: Catalogue, memory: Memory = Memory()
         elif weak is None or intent.kind != "unclear" or weak.kind == "unclear":
             weak = intent
     chosen = specific or weak or Intent("unclear")
-    return replace(chosen, lang=lang or chosen.lang)
+    # "ok", "👍", "gracias" tell no language: the conversation's goes on.
+    return replace(chosen, lang=lang or memory.lang or chosen.lang)
 
 
 def _speaks(reading: Reading) -> bool:
@@ -1038,7 +1040,10 @@ def memory_from_transcript(transcript: Sequence[tuple[str, str]], catalogue: Cat
     memory = Memory()
     for role, text in transcript:
         if role == "user":
-            memory = remember_request(memory, classify(read(text), catalogue, memory))
+            reading = read(text)
+            memory = remember_request(memory, classify(reading, catalogue, memory))
+            if _speaks(reading):
+                memory = replace(memory, lang=reading.lang)
         else:
             memory = remember_reply(memory, text, catalogue)
     return memory

@@ -74,7 +74,7 @@ OPTED_OUT_TEXT = {
     "en": "Done: you won't get any more messages from us. If you change your mind, write *START*.",
 }
 OPTED_IN_TEXT = {
-    "es": "¡Bienvenido de vuelta! Ya puedes escribirme de nuevo: ¿en qué curso de IA te ayudo?",
+    "es": "¡Qué gusto tenerte de vuelta! Ya puedes escribirme de nuevo: ¿en qué curso de IA te ayudo?",
     "en": "Welcome back! Messages are on again: which AI course can I help you with?",
 }
 REMINDER_TEXT = {
@@ -91,9 +91,15 @@ def normalize(text: str) -> str:
     return " ".join(_NOT_WORDS.sub(" ", fold(text)).split()).replace("_", " ").strip()
 
 
+# Said around a keyword, these leave it a keyword: "alta por favor", "STOP please", "gracias, baja".
+_COURTESY = "|".join(("por favor", "porfa", "porfavor", "xfa", "please", "pls", "plz", "gracias", "thanks", "ya", "ok"))
+_COURTESY_AROUND = re.compile(rf"^(?:(?:{_COURTESY}) )*(.*?)(?: (?:{_COURTESY}))*$")
+
+
 def keyword_of(text: str) -> Keyword | None:
-    """The consent keyword `text` is, when it is nothing else; None for every other message."""
-    words = normalize(text)
+    """The consent keyword `text` is, when it is nothing else but courtesy; None for every other message."""
+    match = _COURTESY_AROUND.match(normalize(text))
+    words = match.group(1) if match else ""
     if words in OPT_OUT_KEYWORDS:
         return Keyword.OPT_OUT
     if words in OPT_IN_KEYWORDS:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from . import consent, turns
 from .answering import open_turn
 from .consent import Keyword
+from .fallback import language_of_conversation
 from .models import Contact, Message, Turn
 from .outbound import deliver_reply
 
@@ -66,7 +67,7 @@ def run_consent_turn(*, user_phone: str, consent_plan: ConsentPlan, lease_token:
         if apply(user_phone, via=via, at=message.created_at):
             changes.append((keyword, message))
     opted_out = consent.is_opted_out(user_phone)
-    notice, text = _answer(user_phone, changes=changes, opted_out=opted_out)
+    notice, text = _answer(user_phone, changes=changes, opted_out=opted_out, turn_id=turn.pk)
     if text:
         deliver_reply(user_phone=user_phone, text=text, origin=Message.Origin.SYSTEM, turn=turn, notice=notice)
     logger.info(
@@ -80,16 +81,24 @@ def run_consent_turn(*, user_phone: str, consent_plan: ConsentPlan, lease_token:
     return turns.finish_turn(turn, status=Turn.Status.OPTED_OUT if opted_out else Turn.Status.COMPLETED)
 
 
-def _answer(user_phone: str, *, changes: list[tuple[Keyword, Message]], opted_out: bool) -> tuple[str, str]:
-    """The notice and text for the user: a confirmation of the last change, else a reminder when due."""
+def _answer(
+    user_phone: str, *, changes: list[tuple[Keyword, Message]], opted_out: bool, turn_id: int
+) -> tuple[str, str]:
+    """The notice and text for the user: a confirmation of the last change, else a reminder when due.
+
+    The confirmation is in the language of the conversation, else of the keyword: Spanish speakers
+    write "STOP" too.
+    """
     if changes:
         keyword, message = changes[-1]
-        language = consent.language_of_keyword(message.body)
+        spoken = language_of_conversation(user_phone, exclude_turn_id=turn_id)
+        language = spoken or consent.language_of_keyword(message.body)
         if keyword is Keyword.OPT_OUT:
             return Message.Notice.OPTED_OUT, consent.OPTED_OUT_TEXT[language]
         return Message.Notice.OPTED_IN, consent.OPTED_IN_TEXT[language]
     if opted_out and consent.claim_reminder(user_phone):
         via = Contact.objects.filter(pk=user_phone).values_list("opted_out_via", flat=True).first() or ""
-        language = consent.language_of_keyword(via.removeprefix("keyword "))
+        spoken = language_of_conversation(user_phone, exclude_turn_id=turn_id)
+        language = spoken or consent.language_of_keyword(via.removeprefix("keyword "))
         return Message.Notice.OPTOUT_REMINDER, consent.REMINDER_TEXT[language]
     return "", ""

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from tests.webhooks.conftest import TWILIO_TOKEN, inbound_params, twilio_signature
 from threads import consent, message_log, recovery
-from threads.consent import Keyword, keyword_of
+from threads.consent import OPTED_IN_TEXT, OPTED_OUT_TEXT, Keyword, keyword_of
 from threads.models import ConsentEvent, Contact, Message, MessageTemplate, Turn
 from threads.outbound import deliver_reply, send_pending_outbound
 from threads.staff import send_staff_message
@@ -29,13 +29,17 @@ def staff_user(django_user_model):
     ["BAJA", "baja", "Baja.", "stop!!", "STOP", "  Stop  ", "ALTO", "Detener", "cancelar", "UNSUBSCRIBE",
      "NO MÁS MENSAJES", "no mas mensajes", "¡Baja!", "Dame de baja", "BAJA 🙏",
      # styled capitals from "fancy text" keyboards, full width, invisible characters inside the word
-     "𝐒𝐓𝐎𝐏", "𝕊𝕋𝕆ℙ", "🅂🅃🄾🄿", "𝘉𝘈𝘑𝘈", "ＳＴＯＰ", "S\u200dTOP", "BA\u00adJA", "\u200bBAJA\u200b"],
+     "𝐒𝐓𝐎𝐏", "𝕊𝕋𝕆ℙ", "🅂🅃🄾🄿", "𝘉𝘈𝘑𝘈", "ＳＴＯＰ", "S\u200dTOP", "BA\u00adJA", "\u200bBAJA\u200b",
+     # courtesy around the keyword
+     "baja por favor", "BAJA porfa", "STOP please", "gracias, baja", "Ya, baja. Gracias"],
 )  # fmt: skip
 def test_opt_out_keywords_in_many_spellings(text):
     assert keyword_of(text) is Keyword.OPT_OUT
 
 
-@pytest.mark.parametrize("text", ["ALTA", "alta", "Start", "REANUDAR", "suscribir", "Alta!", "dame de alta"])
+@pytest.mark.parametrize(
+    "text", ["ALTA", "alta", "Start", "REANUDAR", "suscribir", "Alta!", "dame de alta", "alta por favor", "ALTA porfa"]
+)
 def test_opt_in_keywords(text):
     assert keyword_of(text) is Keyword.OPT_IN
 
@@ -43,7 +47,7 @@ def test_opt_in_keywords(text):
 @pytest.mark.parametrize(
     "text",
     ["¿cómo me doy de baja del curso?", "no quiero parar de aprender", "stop motion con IA", "baja el precio?",
-     "", "   ", "?!", "quiero darme de alta en el curso", "Hola"],
+     "", "   ", "?!", "quiero darme de alta en el curso", "Hola", "por favor", "gracias", "ok gracias"],
 )  # fmt: skip
 def test_a_keyword_inside_a_sentence_is_just_a_message(text):
     assert keyword_of(text) is None
@@ -108,7 +112,7 @@ def test_opt_out_then_silence_then_one_reminder_a_day_then_opt_in(signed_post, o
     assert "desactivados" in outbox[-1].body and "ALTA" in outbox[-1].body
 
     signed_post("Alta.")
-    assert len(outbox) == 4 and "Bienvenido de vuelta" in outbox[-1].body
+    assert len(outbox) == 4 and outbox[-1].body == OPTED_IN_TEXT["es"]
     assert Contact.objects.get(pk=PHONE).opted_out_at is None
 
     signed_post("¿Qué cursos tienen?")
@@ -123,6 +127,17 @@ def test_opt_out_then_silence_then_one_reminder_a_day_then_opt_in(signed_post, o
 def test_english_keyword_gets_an_english_confirmation(signed_post, outbox):
     signed_post("STOP")
     assert "START" in outbox[-1].body and "won't" in outbox[-1].body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stop_in_a_spanish_conversation_is_confirmed_in_spanish(signed_post, outbox, demo_catalogue):
+    signed_post("Hola, ¿qué cursos de IA tienen?")
+    signed_post("stop")
+    assert outbox[-1].body == OPTED_OUT_TEXT["es"]
+
+    signed_post("alta por favor")  # courtesy around the keyword: still the keyword
+    assert Contact.objects.get(pk=PHONE).opted_out_at is None
+    assert outbox[-1].body == OPTED_IN_TEXT["es"]
 
 
 @pytest.mark.django_db(transaction=True)

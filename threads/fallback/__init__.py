@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .. import message_log
 from .catalogue import Catalogue, load_catalogue
-from .intents import WEAK, Intent, detect, memory_from_transcript
+from .intents import WEAK, Intent, detect, language_of_transcript, memory_from_transcript
 from .language import handoff_reason, is_handoff_request
 from .replies import MAX_REPLY_CHARS, Writer, fit
 
@@ -26,6 +26,7 @@ __all__ = [
     "fallback_reply",
     "handoff_reason",
     "is_handoff_request",
+    "language_of_conversation",
 ]
 
 logger = logging.getLogger(__name__)
@@ -83,6 +84,11 @@ def answer(
         intent = Intent("menu", lang=intent.lang)  # the apology or note already greets; show what we can do
     body = writer.render(intent)
     return Answer(intent=intent, text=fit("\n\n".join(part for part in (opening, body) if part)))
+
+
+def language_of_conversation(user_phone: str, *, exclude_turn_id: int | None = None) -> str | None:
+    """The language the user last wrote in before this turn ("es" or "en"); None when nothing told."""
+    return language_of_transcript(message_log.recent_transcript(user_phone, exclude_turn_id=exclude_turn_id))
 
 
 def detect_intent(texts: Sequence[str], *, history: Sequence[tuple[str, str]] = ()) -> Intent:

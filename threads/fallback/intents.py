@@ -1005,6 +1005,11 @@ def detect(texts: Sequence[str], catalogue: Catalogue, memory: Memory = Memory()
     return replace(chosen, lang=lang or memory.lang or chosen.lang)
 
 
+def _tells_language(reading: Reading) -> bool:
+    """Whether a message from the history shows the user's language (not a lone "ok", nor "STOP")."""
+    return _speaks(reading) and not consent_keyword(reading)
+
+
 def _speaks(reading: Reading) -> bool:
     """Whether the message has enough words to tell its language (a lone "ok" or "python" does not)."""
     return len(reading.words) >= 2 or reading.lang == "en"
@@ -1035,6 +1040,17 @@ def remember_reply(memory: Memory, text: str, catalogue: Catalogue) -> Memory:
     return replace(memory, **updates)
 
 
+def language_of_transcript(transcript: Sequence[tuple[str, str]]) -> str | None:
+    """The language the user last wrote in ("es" or "en"), when one of their messages could tell.
+
+    Consent keywords do not tell: Spanish speakers write "STOP" too.
+    """
+    for role, text in reversed(transcript):
+        if role == "user" and _tells_language(reading := read(text)):
+            return reading.lang
+    return None
+
+
 def memory_from_transcript(transcript: Sequence[tuple[str, str]], catalogue: Catalogue) -> Memory:
     """Replay a conversation (role, text), oldest first, into the memory its next message meets."""
     memory = Memory()
@@ -1042,7 +1058,7 @@ def memory_from_transcript(transcript: Sequence[tuple[str, str]], catalogue: Cat
         if role == "user":
             reading = read(text)
             memory = remember_request(memory, classify(reading, catalogue, memory))
-            if _speaks(reading):
+            if _tells_language(reading):
                 memory = replace(memory, lang=reading.lang)
         else:
             memory = remember_reply(memory, text, catalogue)

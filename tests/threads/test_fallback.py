@@ -690,3 +690,31 @@ def test_a_payment_question_about_a_named_course_still_names_it(demo):
     answer = reply("se puede pagar con tarjeta el de marketing?")
 
     assert "*IA generativa para marketing*" in answer
+
+
+@pytest.mark.parametrize(
+    "text", ["¿el de marketing es presencial o en línea?", "is the marketing course in person or online?"]
+)
+def test_an_either_or_modality_question_is_answered_without_a_yes_or_no(demo, text):
+    answer = reply(text)
+
+    assert answer.startswith("*IA generativa para marketing* ")
+    assert "híbrido" in answer or "hybrid" in answer
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("¿por dónde empiezo?", None),
+        ("I work in marketing and want to use AI in my job, where do I start?", "IA generativa para marketing"),
+    ],
+)
+def test_where_to_start_asks_for_advice_not_a_start_date(demo, text, expected):
+    answer = reply(text)
+
+    assert not answer.startswith(("No tengo ese dato", "I don't have that"))
+    listed = [c for c in Course.objects.filter(active=True) if f"*{c.name}*" in answer]
+    if expected is None:
+        assert listed and all(c.level == Level.BEGINNER for c in listed)
+    else:
+        assert [c.name for c in listed] == [expected]

@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 
 from .catalogue import NAME, SHORT, Catalogue, Course, stem
 from .language import Reading, consent_keyword, handoff_reason, read
@@ -410,6 +411,13 @@ _NO_DATA = (
             r"prueba gratis|periodo de prueba"
         ),
     ),
+)
+# "¿Por dónde empiezo?", "where do I start?": which course to take first.
+_WHERE_TO_START = re.compile(
+    r" (?:por|de) donde (?:empiezo|empezar|empiezo yo|comienzo|comenzar|inicio|arranco)"
+    r"| con (?:cual|que curso) (?:empiezo|empezar|comienzo|comenzar|inicio)"
+    r"| where (?:do|should|can|would) i (?:start|begin)| which (?:one|course) should i (?:start|begin) with"
+    r"| where to (?:start|begin) "
 )
 # The words each no-data question is made of, left out when looking for the course it is about.
 _NO_DATA_WORDS = {topic: frozenset(re.findall(r"[a-z]{3,}", pattern.pattern)) for topic, pattern in _NO_DATA}
@@ -887,6 +895,8 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
 
     if _SELF_PACED.search(reading.text):
         return about("modality", modality="a tu ritmo")
+    if _WHERE_TO_START.search(reading.text):  # advice, not a start date
+        return _recommend(reading, topics, level, catalogue, _profile(reading, catalogue), lang)
     for topic, pattern in _NO_DATA:
         if pattern.search(reading.text):
             # The question's own words ("transferencia", "oxxo") name no course ("transferencia de aprendizaje").
@@ -1202,23 +1212,34 @@ def _inherited(reading: Reading, topics: _Topics, memory: Memory) -> Intent | No
 
 
 def _modality(reading: Reading) -> str | None:
-    """The modality asked about ("" for the question alone), or None when the message is not about it."""
-    for phrase, target in _MODALITY_PHRASES.items():
-        if phrase in reading.text:
-            return target
-    if reading.has("en linea", "a distancia", "a tu ritmo", "a mi ritmo", "en vivo"):
-        # The narrower one wins: "en línea en vivo" asks for live courses, not every online one.
-        if reading.has("en vivo"):
-            return "en vivo"
-        return "a tu ritmo" if reading.has("a tu ritmo", "a mi ritmo") else "online"
+    """The modality asked about ("" for the question alone), or None when the message is not about it.
+
+    Two that exclude each other ("¿presencial o en línea?", "live or recorded?") ask which one it
+    is: "". Nested ones ("online en vivo", "presencial o híbrido") ask for the narrower one, or with
+    an "o" for either (the broader one).
+    """
+    named = [target for phrase, target in _MODALITY_PHRASES.items() if phrase in reading.text]
+    if reading.has("en vivo"):
+        named.append("en vivo")
+    if reading.has("a tu ritmo", "a mi ritmo"):
+        named.append("a tu ritmo")
+    if reading.has("en linea", "a distancia"):
+        named.append("online")
     found = [
         _MODALITY_WORDS[word]
         for index, word in enumerate(reading.words)
         if word in _MODALITY_WORDS and not _lives_somewhere(reading.words, index)
     ]
-    if not found:
+    if not named and not found:
         return None
-    return next((m for m in found if m), "")
+    unique = list(dict.fromkeys(m for m in (*named, *found) if m))
+    if len(unique) <= 1:
+        return unique[0] if unique else ""
+    targets = {m: set(MODALITY_TARGETS[m]) for m in unique}
+    by_breadth = sorted(unique, key=lambda m: len(targets[m]))
+    if all(targets[a] <= targets[b] for a, b in pairwise(by_breadth)):
+        return by_breadth[-1] if reading.has("o", "or") else by_breadth[0]
+    return ""
 
 
 # "no sé nada de programación", "no coding experience": a beginner, whose missing skill is not a topic.

@@ -718,3 +718,15 @@ def test_where_to_start_asks_for_advice_not_a_start_date(demo, text, expected):
         assert listed and all(c.level == Level.BEGINNER for c in listed)
     else:
         assert [c.name for c in listed] == [expected]
+
+
+def test_a_bonus_only_some_students_get_says_who(demo):
+    bonus = CourseBonus.objects.get(name="Cámara web HD para prácticas")
+    assert "presencial" in bonus.description
+
+    answer = reply("¿qué bonos trae el de visión por computadora?")
+
+    assert "Cámara web HD para prácticas" in answer
+    assert "Incluida para alumnos de la modalidad presencial" in answer
+    plain = reply("¿qué bonos trae el de prompt engineering?")
+    assert "Plantillas de prompts para ventas" in plain and "—" not in plain  # no limit: the name and value only

@@ -6,6 +6,7 @@ methods, discounts) is said plainly, with the offer of a person. Lists show at m
 currency, the catalogue's main currency first.
 """
 
+import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
@@ -17,6 +18,11 @@ from .intents import MAX_LISTED, MODALITY_TARGETS, Intent, Memory, in_scope
 MAX_REPLY_CHARS = 1500  # WhatsApp's limit is 1,600; the opening note fits in the rest
 _LIST_NAME_CHARS = 80
 _BONUS_NAME_CHARS = 60
+# A bonus whose description limits who gets it: the limit is said with the bonus.
+_CONDITIONAL = re.compile(
+    r"(?i)\b(?:s[oó]lo|[uú]nicamente|exclusiv[oa]s?|only|incluid[oa]s? para|para (?:los )?alumnos de)\b"
+)
+_BONUS_CONDITION_CHARS = 90
 MAX_BONUSES = 4
 MAX_SESSIONS = 12
 
@@ -675,10 +681,12 @@ class Writer:
         return "\n".join(f"• {self._bonus_text(b, c)}" for b in c.detail["bonuses"][:MAX_BONUSES])
 
     def _bonus_text(self, bonus: BonusInfo, c: Course) -> str:
-        name = _shorten(bonus["name"], _BONUS_NAME_CHARS)
+        text = _shorten(bonus["name"], _BONUS_NAME_CHARS)
         if bonus["value"]:
-            return f"{name} ({self.t['value'].format(price=self._money(Decimal(bonus['value']), c.currency))})"
-        return name
+            text += f" ({self.t['value'].format(price=self._money(Decimal(bonus['value']), c.currency))})"
+        if _CONDITIONAL.search(bonus["description"]):  # "Incluida para alumnos de la modalidad presencial."
+            text += f" — {_shorten(bonus['description'].strip().rstrip('.'), _BONUS_CONDITION_CHARS)}"
+        return text
 
     def _level(self, level: str) -> str:
         return _label(_LEVELS_EN.get(level, level) if self.lang == "en" else level)

@@ -730,3 +730,35 @@ def test_a_bonus_only_some_students_get_says_who(demo):
     assert "Incluida para alumnos de la modalidad presencial" in answer
     plain = reply("¿qué bonos trae el de prompt engineering?")
     assert "Plantillas de prompts para ventas" in plain and "—" not in plain  # no limit: the name and value only
+
+
+@pytest.mark.parametrize(
+    ("text", "missing"),
+    [
+        ("¿el curso es en inglés o en español?", "el idioma de los cursos"),
+        ("Do you have courses in English? I don't speak Spanish", "the language of instruction"),
+        ("is there a job guarantee after finishing?", "job placement or job guarantees"),
+        ("¿tienen bolsa de trabajo?", "bolsa de trabajo ni garantía de empleo"),
+        ("do you have anything for kids? my son is 12", "age limits or courses for children"),
+        ("¿tienen cursos para niños?", "edades mínimas ni cursos para niños"),
+    ],
+)
+def test_what_the_catalogue_does_not_say_is_said_plainly_not_met_with_the_menu(demo, text, missing):
+    answer = reply(text)
+
+    assert answer.startswith(("No tengo ese dato", "I don't have that")) and missing in answer
+
+
+@pytest.mark.parametrize("text", ["Sorry, can we continue in English? My Spanish isn't great", "do you speak english?"])
+def test_asking_to_go_on_in_english_gets_the_menu_in_english_not_a_course(demo, text):
+    answer = reply(text)
+
+    assert 'write "courses"' in answer
+    assert not any(f"*{c.name}*" in answer for c in Course.objects.filter(active=True))
+
+
+@pytest.mark.parametrize(
+    "text", ["precios menores a 3000", "quiero conseguir trabajo en datos, ¿qué curso me recomiendas?"]
+)
+def test_words_near_those_questions_are_not_taken_for_them(demo, text):
+    assert not reply(text).startswith("No tengo ese dato")

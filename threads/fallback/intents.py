@@ -411,6 +411,33 @@ _NO_DATA = (
             r"prueba gratis|periodo de prueba"
         ),
     ),
+    (
+        "language",
+        re.compile(
+            r" (?:en|in) (?:ingles|english) | (?:que|what|which) (?:idioma|language) |"
+            r" idioma (?:del|de los|de las|en que|es) | languages? (?:of|is|are) (?:the |it )?(?:course|class|taught)|"
+            r" taught in "
+        ),
+    ),
+    (
+        "jobs",
+        re.compile(
+            r"bolsa de trabajo|garantia de (?:empleo|trabajo)|garantizan (?:el )?(?:empleo|trabajo)|"
+            r"job (?:guarante|placement)|guarante\w* (?:a )?job"
+        ),
+    ),
+    (
+        "age",
+        re.compile(
+            r" (?:ninos|ninas|nino|nina|kids|kid|children|child|adolescentes|adolescente|teens|teenagers) |"
+            r"edad minima|minimum age|how old|para mi (?:hijo|hija)|for my (?:son|daughter)"
+        ),
+    ),
+)
+# "Can we continue in English?": the customer's language for this chat.
+_IN_ENGLISH_PLEASE = re.compile(
+    r" (?:continue|talk|speak|write|chat|answer|reply|go on)(?: to me| with me)? in english |"
+    r" (?:do|can) you (?:speak|write|talk) english | (?:hablas|habla|hablan) ingles | en ingles por favor "
 )
 # "¿Por dónde empiezo?", "where do I start?": which course to take first.
 _WHERE_TO_START = re.compile(
@@ -895,6 +922,8 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
 
     if _SELF_PACED.search(reading.text):
         return about("modality", modality="a tu ritmo")
+    if _IN_ENGLISH_PLEASE.search(reading.text):  # the conversation in English, not the courses' language
+        return Intent("help", lang="en")
     if _WHERE_TO_START.search(reading.text):  # advice, not a start date
         return _recommend(reading, topics, level, catalogue, _profile(reading, catalogue), lang)
     for topic, pattern in _NO_DATA:

@@ -45,6 +45,9 @@ _NO_DATA_ES = {
     "seats": "los lugares disponibles",
     "group": "el tamaño de los grupos",
     "trial": "clases muestra ni pruebas gratuitas",
+    "language": "el idioma de los cursos",
+    "jobs": "bolsa de trabajo ni garantía de empleo",
+    "age": "edades mínimas ni cursos para niños",
 }
 _NO_DATA_EN = {
     "dates": "start dates",
@@ -58,6 +61,9 @@ _NO_DATA_EN = {
     "seats": "how many seats are left",
     "group": "group sizes",
     "trial": "free trial classes",
+    "language": "the language of instruction",
+    "jobs": "job placement or job guarantees",
+    "age": "age limits or courses for children",
 }
 
 _TARGET_LABELS: dict[str, dict[str, str]] = {

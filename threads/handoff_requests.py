@@ -46,15 +46,13 @@ def when_staff_answer(*, now: datetime | None = None, language: str = "es") -> s
     opening = hours.next_opening(now)
     if opening == now:
         if language == "es":
-            return "una persona del equipo te responderá por este chat en breve"
-        return "a person from our team will answer you in this chat shortly"
+            return "una persona te responderá por este chat en breve"
+        return "a person will answer you in this chat shortly"
     moment = describe_moment(opening, now=now, tz=hours.tz, language=language)
     schedule = hours.describe(language)
     if language == "es":
-        return (
-            f"ahora estamos fuera de horario ({schedule}): una persona del equipo te responderá por este chat {moment}"
-        )
-    return f"we are outside our hours now ({schedule}): a person from our team will answer you in this chat {moment}"
+        return f"ahora estamos fuera de horario ({schedule}): una persona te responderá por este chat {moment}"
+    return f"we are outside our hours now ({schedule}): a person will answer you in this chat {moment}"
 
 
 def handoff_reply(*, now: datetime | None = None, language: str = "es") -> str:

@@ -59,7 +59,7 @@ def test_the_rule_based_path_pauses_emails_staff_and_says_soon_inside_hours(open
     assert contact.waiting_message == Message.objects.get(direction="in")
     assert "hablar con una persona" in contact.waiting_reason
     assert [m.body for m in outbox] == [
-        "¡Claro! Ya avisé a nuestro equipo y una persona del equipo te responderá por este chat en breve. "
+        "¡Claro! Ya avisé a nuestro equipo y una persona te responderá por este chat en breve. "
         "Mientras tanto puedes dejarme aquí los detalles."
     ]
     assert turn.status == Turn.Status.FALLBACK

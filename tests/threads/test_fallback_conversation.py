@@ -298,3 +298,16 @@ def test_a_message_that_tells_no_language_is_answered_in_the_conversations(demo_
     assert answer([neutral], history=[("user", "Hi, what courses do you have?")]).intent.lang == "en"
     assert in_english != in_spanish
     assert answer([neutral]).intent.lang == "es"
+
+
+def test_asking_whether_there_are_courses_of_a_format_lists_them_after_talking_about_one(demo_catalogue):
+    # Asked while MLOps (self-paced) was the course in the conversation: "No: MLOps es online a tu ritmo" read
+    # as "we have no in-person courses".
+    first = "¿cuánto cuesta el de mlops?"
+    history = [("user", first), ("assistant", answer([first]).text)]
+
+    listing = answer(["¿tienen cursos presenciales?"], history=history)
+    follow_up = answer(["¿es presencial?"], history=history)
+
+    assert listing.text.startswith("Cursos presenciales (o híbridos):")
+    assert follow_up.text.startswith("No: *MLOps")  # about the course just discussed, as before

@@ -434,6 +434,8 @@ _NO_DATA = (
         ),
     ),
 )
+# A question about what the catalogue holds, not about one course.
+_OF_CATALOGUE = ("cursos", "courses", "tienen", "tienes", "hay", "do you have", "any", "algun", "alguno", "algo")
 # "Can we continue in English?": the customer's language for this chat.
 _IN_ENGLISH_PLEASE = re.compile(
     r" (?:continue|talk|speak|write|chat|answer|reply|go on)(?: to me| with me)? in english |"
@@ -916,8 +918,8 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
         course, _ = _resolve(reading, topics, level, memory, use_memory=False)
         return Intent("handoff", lang=lang, topic=reason, course=course)
 
-    def about(kind: str, **extra) -> Intent:
-        course, courses = _resolve(reading, topics, level, memory)
+    def about(kind: str, *, use_memory: bool = True, **extra) -> Intent:
+        course, courses = _resolve(reading, topics, level, memory, use_memory=use_memory)
         return Intent(kind, lang=lang, course=course, courses=courses, level=level, unmatched=topics.unmatched, **extra)
 
     if _SELF_PACED.search(reading.text):
@@ -965,7 +967,9 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
         return _recommend(reading, topics, level, catalogue, profile, lang)  # "tengo una tienda en línea"
     modality = _modality(reading)
     if modality is not None and not asks_price:
-        return about("modality", modality=modality or None)
+        # "¿tienen cursos presenciales?" asks the catalogue, not about the course last discussed.
+        of_catalogue = bool(modality) and reading.has(*_OF_CATALOGUE)
+        return about("modality", modality=modality or None, use_memory=not of_catalogue)
     if asks_price:  # "¿cuánto cuestan los cursos en línea?": the modality narrows the prices
         price = about("price")
         if price.course is None and not price.courses:  # every price: the listing "ver más" continues

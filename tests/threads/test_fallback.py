@@ -762,3 +762,20 @@ def test_asking_to_go_on_in_english_gets_the_menu_in_english_not_a_course(demo, 
 )
 def test_words_near_those_questions_are_not_taken_for_them(demo, text):
     assert not reply(text).startswith("No tengo ese dato")
+
+
+@pytest.mark.parametrize(
+    ("text", "note"),
+    [
+        ("how much is the marketing course in dollars?", "It is priced in MXN only"),
+        ("¿cuánto cuesta el de llms en pesos mexicanos?", "Su precio solo está en USD"),
+        ("¿cuánto cuesta el de marketing en pesos?", None),
+    ],
+)
+def test_a_price_asked_in_another_currency_says_the_course_has_only_its_own(demo, text, note):
+    answer = reply(text)
+
+    if note is None:
+        assert "solo está en" not in answer and "priced in" not in answer
+    else:
+        assert note in answer

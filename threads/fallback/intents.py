@@ -434,6 +434,17 @@ _NO_DATA = (
         ),
     ),
 )
+_CURRENCY_WORDS = {
+    **dict.fromkeys(("dolares", "dolar", "dlls", "usd", "dollars", "dollar"), "USD"),
+    **dict.fromkeys(("pesos", "peso", "mxn"), "MXN"),
+}
+
+
+def _currency_asked(reading: Reading) -> str | None:
+    """ "¿cuánto es en dólares?": the currency the price is asked in, if any."""
+    return next((_CURRENCY_WORDS[w] for w in reading.words if w in _CURRENCY_WORDS), None)
+
+
 # A question about what the catalogue holds, not about one course.
 _OF_CATALOGUE = ("cursos", "courses", "tienen", "tienes", "hay", "do you have", "any", "algun", "alguno", "algo")
 # "Can we continue in English?": the customer's language for this chat.
@@ -971,7 +982,7 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
         of_catalogue = bool(modality) and reading.has(*_OF_CATALOGUE)
         return about("modality", modality=modality or None, use_memory=not of_catalogue)
     if asks_price:  # "¿cuánto cuestan los cursos en línea?": the modality narrows the prices
-        price = about("price")
+        price = about("price", currency=_currency_asked(reading))
         if price.course is None and not price.courses:  # every price: the listing "ver más" continues
             scope = in_scope(catalogue.courses, level, modality)
             price = replace(

@@ -129,6 +129,7 @@ _T: dict[str, dict[str, str]] = {
         "related": "También te puede interesar: {names}.",
         "detail_level_missing": "No tengo un curso de eso de nivel *{level}*; el más cercano es:",
         "price_one": "*{name}* cuesta *{price}* ({modality}, nivel {level}).",
+        "price_currency_only": "Su precio solo está en {currency}: no lo convertimos a otra moneda.",
         "price_list": "Estos son los precios:",
         "price_overview": "Nuestros precios{scope}: {ranges}.",
         "price_range": "de *{low}* a *{high}* ({n} cursos)",
@@ -236,6 +237,7 @@ _T: dict[str, dict[str, str]] = {
         "related": "You may also like: {names}.",
         "detail_level_missing": "I have no *{level}* course on that; the closest one is:",
         "price_one": "*{name}* costs *{price}* ({modality}, {level} level).",
+        "price_currency_only": "It is priced in {currency} only: we do not convert it to other currencies.",
         "price_list": "Here are the prices:",
         "price_overview": "Our prices{scope}: {ranges}.",
         "price_range": "from *{low}* to *{high}* ({n} courses)",
@@ -440,15 +442,15 @@ class Writer:
     def _price(self, intent: Intent) -> str:
         if intent.course is not None:
             c = intent.course
-            return (
-                self.t["price_one"].format(
-                    name=c.name,
-                    price=self._money(c.price, c.currency),
-                    modality=self._mode(c.modality),
-                    level=self._level(c.level).lower(),
-                )
-                + f"\n\n{self.t['cta']}"
+            text = self.t["price_one"].format(
+                name=c.name,
+                price=self._money(c.price, c.currency),
+                modality=self._mode(c.modality),
+                level=self._level(c.level).lower(),
             )
+            if intent.currency and intent.currency != c.currency:  # "¿cuánto es en dólares?" of a course in pesos
+                text += " " + self.t["price_currency_only"].format(currency=c.currency)
+            return f"{text}\n\n{self.t['cta']}"
         if intent.courses and intent.topic != "overview":
             return self._prices(self.t["price_list"], self.catalogue.interleaved_by_price(intent.courses))
         scope_courses = list(intent.courses) or in_scope(self.catalogue.courses, intent.level, intent.modality)

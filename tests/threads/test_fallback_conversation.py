@@ -311,3 +311,15 @@ def test_asking_whether_there_are_courses_of_a_format_lists_them_after_talking_a
 
     assert listing.text.startswith("Cursos presenciales (o híbridos):")
     assert follow_up.text.startswith("No: *MLOps")  # about the course just discussed, as before
+
+
+def test_whether_sessions_are_recorded_is_answered_from_the_bonuses_never_with_an_invented_no(demo_catalogue):
+    # It answered "No: *Machine Learning aplicado* es *online en vivo*": being live says nothing about recordings.
+    opening = "me interesa machine learning aplicado"
+    history = [("user", opening), ("assistant", answer([opening]).text)]
+
+    without = answer(["si me pierdo una clase, ¿queda grabada?"], history=history).text
+    with_bonus = answer(["¿las clases del de deep learning quedan grabadas?"]).text
+
+    assert without.startswith("No tengo ese dato") and "*Machine Learning aplicado*" in without
+    assert with_bonus.startswith("Sí: *Deep Learning avanzado* incluye Acceso a grabaciones")

@@ -447,6 +447,13 @@ def _currency_asked(reading: Reading) -> str | None:
 
 # A question about what the catalogue holds, not about one course.
 _OF_CATALOGUE = ("cursos", "courses", "tienen", "tienes", "hay", "do you have", "any", "algun", "alguno", "algo")
+# "Si me pierdo una clase, ¿queda grabada?": a format question the bonuses answer (live says nothing about it).
+_RECORDINGS = re.compile(
+    r"quedan? grabad|se graban|(?:hay|tienen|dan|habra) (?:acceso a )?(?:las )?grabaciones|"
+    r"(?:is|are|will) (?:it|they|the (?:classes|sessions|class|session)) (?:be )?recorded|"
+    r"recordings? (?:available|of the)|watch (?:it|them|the (?:class|classes|session|sessions)) later|"
+    r"ver (?:la|las) (?:clase|clases|sesion|sesiones) (?:despues|luego|mas tarde)"
+)
 # "Can we continue in English?": the customer's language for this chat.
 _IN_ENGLISH_PLEASE = re.compile(
     r" (?:continue|talk|speak|write|chat|answer|reply|go on)(?: to me| with me)? in english |"
@@ -937,6 +944,8 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
         return about("modality", modality="a tu ritmo")
     if _IN_ENGLISH_PLEASE.search(reading.text):  # the conversation in English, not the courses' language
         return Intent("help", lang="en")
+    if _RECORDINGS.search(reading.text):
+        return about("modality", topic="recordings")
     if _WHERE_TO_START.search(reading.text):  # advice, not a start date
         return _recommend(reading, topics, level, catalogue, _profile(reading, catalogue), lang)
     for topic, pattern in _NO_DATA:

@@ -48,6 +48,7 @@ _NO_DATA_ES = {
     "language": "el idioma de los cursos",
     "jobs": "bolsa de trabajo ni garantía de empleo",
     "age": "edades mínimas ni cursos para niños",
+    "recordings": "información sobre grabaciones",
 }
 _NO_DATA_EN = {
     "dates": "start dates",
@@ -64,6 +65,7 @@ _NO_DATA_EN = {
     "language": "the language of instruction",
     "jobs": "job placement or job guarantees",
     "age": "age limits or courses for children",
+    "recordings": "information about recordings",
 }
 
 _TARGET_LABELS: dict[str, dict[str, str]] = {
@@ -152,6 +154,7 @@ _T: dict[str, dict[str, str]] = {
         "modality_none": 'No tengo cursos {target} por ahora. Escribe "cursos" para ver el catálogo.',
         "modality_overview": "Así se imparten nuestros cursos:",
         "recordings": "Incluye {bonus}.",
+        "recordings_yes": "Sí: *{name}* incluye {bonus}.",
         "syllabus": "*{name}*: {sessions} sesiones ({hours} h en total).",
         "syllabus_which": "¿De qué curso quieres el temario?",
         "bonus_one": "*{name}* incluye:",
@@ -260,6 +263,7 @@ _T: dict[str, dict[str, str]] = {
         "modality_none": 'I have no {target} courses right now. Write "courses" for the catalogue.',
         "modality_overview": "How our courses are taught:",
         "recordings": "It includes {bonus}.",
+        "recordings_yes": "Yes: *{name}* includes {bonus}.",
         "syllabus": "*{name}*: {sessions} sessions ({hours} h in total).",
         "syllabus_which": "Which course would you like the syllabus of?",
         "bonus_one": "*{name}* includes:",
@@ -522,6 +526,8 @@ class Writer:
         return _MODALITIES_EN.get(modality, modality) if self.lang == "en" else modality
 
     def _modality(self, intent: Intent) -> str:
+        if intent.topic == "recordings":  # a recordings bonus says yes; nothing else says either way
+            return self._no_data(intent)
         targets = _TARGET_LABELS[self.lang]
         c = intent.course
         if c is not None:
@@ -531,9 +537,8 @@ class Writer:
                 text = self.t["modality_yes" if ok else "modality_no"].format(name=c.name, modality=modality)
             else:
                 text = self.t["modality_one"].format(name=c.name, modality=modality)
-            recordings = [b for b in c.detail["bonuses"] if "grabaci" in (b["name"] + b["description"]).lower()]
-            if recordings:
-                text += " " + self.t["recordings"].format(bonus=recordings[0]["name"])
+            if recordings := _recordings_bonus(c):
+                text += " " + self.t["recordings"].format(bonus=recordings)
             return f"{text}\n\n{self.t['cta']}"
         if intent.modality:
             matching = in_scope(intent.courses or tuple(self.catalogue.by_level()), None, intent.modality)
@@ -611,6 +616,8 @@ class Writer:
         table = _NO_DATA_EN if self.lang == "en" else _NO_DATA_ES
         what = table.get(intent.topic or "", table["dates"])
         c = intent.course
+        if intent.topic == "recordings" and c is not None and (recordings := _recordings_bonus(c)):
+            return f"{self.t['recordings_yes'].format(name=c.name, bonus=recordings)}\n\n{self.t['cta']}"
         if c is None:
             return f"{self.t['no_data'].format(what=what)} {self.t['person']}"
         d = c.detail
@@ -715,6 +722,11 @@ def _is_certificate(text: str) -> bool:
     folded = text.lower()
     # "Descuento en certificación" (an exam voucher) is not a certificate of the course.
     return any(word in folded for word in ("certificado", "constancia", "diploma", "certificate"))
+
+
+def _recordings_bonus(c: Course) -> str | None:
+    """The name of the course's bonus that gives access to recordings, if it has one."""
+    return next((b["name"] for b in c.detail["bonuses"] if "grabaci" in (b["name"] + b["description"]).lower()), None)
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -323,3 +323,30 @@ def test_whether_sessions_are_recorded_is_answered_from_the_bonuses_never_with_a
 
     assert without.startswith("No tengo ese dato") and "*Machine Learning aplicado*" in without
     assert with_bonus.startswith("Sí: *Deep Learning avanzado* incluye Acceso a grabaciones")
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        (
+            "¿qué diferencia hay entre el de introducción y el de prompts?",
+            ["Introducción a la Inteligencia Artificial", "Prompt engineering: comunica mejor con la IA"],
+        ),
+        (
+            "can you compare ethics and prompt engineering?",
+            ["Prompt engineering: comunica mejor", "Ética y gobernanza"],
+        ),
+        ("¿cuál es mejor, machine learning o deep learning?", ["Deep Learning avanzado", "Machine Learning aplicado"]),
+    ],
+)
+def test_two_courses_compared_are_shown_side_by_side_and_a_number_picks_one(demo_catalogue, text, names):
+    compared = answer([text])
+
+    assert compared.intent.kind == "compare"
+    assert [c.name for c in compared.intent.courses][:2] == [
+        next(c.name for c in compared.intent.courses if c.name.startswith(name)) for name in names
+    ]
+    for course in compared.intent.courses:
+        assert f"*{course.name}*" in compared.text and f"{course.price:,.0f}" in compared.text
+    second = answer(["el 2"], history=[("user", text), ("assistant", compared.text)])
+    assert second.text.startswith(f"*{compared.intent.courses[1].name}*")

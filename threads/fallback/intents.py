@@ -59,7 +59,9 @@ class Memory:
 WEAK = frozenset({"greeting", "thanks", "unclear", "goodbye"})
 # Intents a follow-up such as "¿y el de marketing?" inherits.
 _INHERITED = frozenset({"price", "modality", "syllabus", "bonus", "no_data"})
-LISTS = frozenset({"catalogue", "search", "price", "budget", "recommend", "modality", "bonus", "cheapest", "priciest"})
+LISTS = frozenset(
+    {"catalogue", "search", "price", "budget", "recommend", "modality", "bonus", "cheapest", "priciest", "compare"}
+)
 
 
 def _words(text: str) -> frozenset[str]:
@@ -454,6 +456,13 @@ _RECORDINGS = re.compile(
     r"recordings? (?:available|of the)|watch (?:it|them|the (?:class|classes|session|sessions)) later|"
     r"ver (?:la|las) (?:clase|clases|sesion|sesiones) (?:despues|luego|mas tarde)"
 )
+# "¿Qué diferencia hay entre el de introducción y el de prompts?": the courses named, side by side.
+_COMPARE = _words(
+    "diferencia diferencias difference differences compare comparar compara comparacion comparison vs versus"
+)
+_COMPARE_PHRASES = ("cual es mejor", "cual me conviene mas", "which is better", "which one is better", "o el de")
+_NAMED = 3  # a course's name (or its main words) matched, not a word in its description
+MAX_COMPARED = 3
 # "Can we continue in English?": the customer's language for this chat.
 _IN_ENGLISH_PLEASE = re.compile(
     r" (?:continue|talk|speak|write|chat|answer|reply|go on)(?: to me| with me)? in english |"
@@ -946,6 +955,9 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
         return Intent("help", lang="en")
     if _RECORDINGS.search(reading.text):
         return about("modality", topic="recordings")
+    named = [c for c, score in topics.ranked if score >= _NAMED]
+    if len(named) >= 2 and (set(reading.words) & _COMPARE or reading.has(*_COMPARE_PHRASES)):
+        return Intent("compare", lang=lang, courses=tuple(named[:MAX_COMPARED]))
     if _WHERE_TO_START.search(reading.text):  # advice, not a start date
         return _recommend(reading, topics, level, catalogue, _profile(reading, catalogue), lang)
     for topic, pattern in _NO_DATA:

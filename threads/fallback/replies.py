@@ -23,6 +23,7 @@ _CONDITIONAL = re.compile(
     r"(?i)\b(?:s[oó]lo|[uú]nicamente|exclusiv[oa]s?|only|incluid[oa]s? para|para (?:los )?alumnos de)\b"
 )
 _BONUS_CONDITION_CHARS = 90
+_COMPARE_DESCRIPTION_CHARS = 110
 MAX_BONUSES = 4
 MAX_SESSIONS = 12
 
@@ -117,6 +118,11 @@ _T: dict[str, dict[str, str]] = {
         "more_hint": '…y {n} más: escribe "ver más".',
         "pick_hint": 'Escríbeme el número o el nombre de uno para ver sus detalles, o "ver más".',
         "pick_short": "Escríbeme el número o el nombre de uno para ver sus detalles.",
+        "compare": "Lado a lado:",
+        "compare_line": "{level}, {modality}, {sessions} sesiones ({hours} h), *{price}*",
+        "compare_end": (
+            'Escríbeme el número de uno para ver su temario y bonos, o "asesor" y una persona te ayuda a elegir.'
+        ),
         "catalogue": "Tenemos {n} cursos de IA. Estos son algunos:",
         "catalogue_unmatched": "No encontré cursos sobre «{words}». Tenemos {n} cursos de IA; estos son algunos:",
         "no_more": (
@@ -229,6 +235,11 @@ _T: dict[str, dict[str, str]] = {
         "more_hint": '…and {n} more: write "more".',
         "pick_hint": 'Write the number or name of one for its details, or "more".',
         "pick_short": "Write the number or name of one for its details.",
+        "compare": "Side by side:",
+        "compare_line": "{level}, {modality}, {sessions} sessions ({hours} h), *{price}*",
+        "compare_end": (
+            'Write the number of one for its syllabus and bonuses, or "advisor" and a person will help you choose.'
+        ),
         "catalogue": "We have {n} AI courses. Here are some:",
         "catalogue_unmatched": "I found no courses about «{words}». We have {n} AI courses; here are some:",
         "no_more": 'That was the whole list. Write "courses" for the catalogue or a topic you are interested in.',
@@ -429,6 +440,22 @@ class Writer:
         if related:
             text += "\n\n" + self.t["related"].format(names=", ".join(related))
         return text
+
+    def _compare(self, intent: Intent) -> str:
+        lines = [self.t["compare"]]
+        for n, c in enumerate(intent.courses, 1):
+            d = c.detail
+            facts = self.t["compare_line"].format(
+                level=self._level(c.level),
+                modality=self._mode(c.modality),
+                sessions=d["sessions_count"],
+                hours=d["duration_hours"],
+                price=self._money(c.price, c.currency),
+            )
+            lines.append(f"{n}. *{c.name}*: {facts}")
+            if self.lang == "es" and d["short_description"]:
+                lines.append(f"   {_shorten(d['short_description'], _COMPARE_DESCRIPTION_CHARS)}")
+        return "\n".join(lines) + f"\n\n{self.t['compare_end']}"
 
     def _course(self, intent: Intent) -> str:
         if intent.course is None:

@@ -350,3 +350,18 @@ def test_two_courses_compared_are_shown_side_by_side_and_a_number_picks_one(demo
         assert f"*{course.name}*" in compared.text and f"{course.price:,.0f}" in compared.text
     second = answer(["el 2"], history=[("user", text), ("assistant", compared.text)])
     assert second.text.startswith(f"*{compared.intent.courses[1].name}*")
+
+
+def test_the_next_level_after_a_course_lists_the_level_above_and_the_top_level_says_so(demo_catalogue):
+    # After Machine Learning aplicado (intermediate) it listed beginner courses.
+    opening = "me interesa machine learning aplicado"
+    history = [("user", opening), ("assistant", answer([opening]).text)]
+
+    after = answer(["¿cuál es el siguiente nivel después de ese?"], history=history)
+    top = answer(
+        ["what's the next level?"], history=[("user", "deep learning"), ("assistant", answer(["deep learning"]).text)]
+    )
+
+    assert after.text.startswith("El siguiente nivel es *Avanzado*:")
+    assert after.intent.courses and all(c.level == "avanzado" for c in after.intent.courses)
+    assert top.text.startswith("*Deep Learning avanzado* is already *Advanced*")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 
-from .catalogue import NAME, SHORT, Catalogue, Course, stem
+from .catalogue import NAME, SHORT, Catalogue, Course, stem, words_of
 from .language import Reading, consent_keyword, handoff_reason, read
 
 MAX_LISTED = 4
@@ -463,6 +463,12 @@ _COMPARE = _words(
 _COMPARE_PHRASES = ("cual es mejor", "cual me conviene mas", "which is better", "which one is better", "o el de")
 _NAMED = 3  # a course's name (or its main words) matched, not a word in its description
 MAX_COMPARED = 3
+# "¿Cuál es el siguiente nivel después de ese?": the courses a level up from the one discussed.
+_NEXT_LEVEL = re.compile(
+    r"siguiente nivel|proximo nivel|nivel siguiente|nivel mas alto|que sigue despues|despues de (?:ese|este)|"
+    r"next level|what comes next|after (?:this|that) (?:one|course)|more advanced"
+)
+_LEVEL_ORDER = ("principiante", "intermedio", "avanzado")
 # "Can we continue in English?": the customer's language for this chat.
 _IN_ENGLISH_PLEASE = re.compile(
     r" (?:continue|talk|speak|write|chat|answer|reply|go on)(?: to me| with me)? in english |"
@@ -955,6 +961,8 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
         return Intent("help", lang="en")
     if _RECORDINGS.search(reading.text):
         return about("modality", topic="recordings")
+    if _NEXT_LEVEL.search(reading.text) and memory.last_course is not None:
+        return _next_level(memory.last_course, catalogue, lang)
     named = [c for c, score in topics.ranked if score >= _NAMED]
     if len(named) >= 2 and (set(reading.words) & _COMPARE or reading.has(*_COMPARE_PHRASES)):
         return Intent("compare", lang=lang, courses=tuple(named[:MAX_COMPARED]))
@@ -1440,6 +1448,18 @@ def _recommend(
             return Intent("recommend", lang=lang, courses=tuple(chosen), level=level, topic=topic)
     scope = [c for c in catalogue.by_level() if c.level == (level or "principiante")]
     return Intent("recommend", lang=lang, courses=tuple(scope), level=level or "principiante", topic="starter")
+
+
+def _next_level(course: Course, catalogue: Catalogue, lang: str) -> Intent:
+    """The courses one level above `course`, those closest to its subject first; itself when it is the top level."""
+    position = _LEVEL_ORDER.index(course.level) if course.level in _LEVEL_ORDER else len(_LEVEL_ORDER) - 1
+    if position + 1 >= len(_LEVEL_ORDER):
+        return Intent("recommend", lang=lang, courses=(course,), level=course.level, topic="top_level")
+    level = _LEVEL_ORDER[position + 1]
+    related = [c for c, _ in catalogue.rank(words_of(f"{course.name} {course.detail['short_description']}"))]
+    at_level = [c for c in catalogue.by_level() if c.level == level]
+    ordered = sorted(at_level, key=lambda c: related.index(c) if c in related else len(related))
+    return Intent("recommend", lang=lang, courses=tuple(ordered), level=level, topic="next_level")
 
 
 def _search(reading: Reading, topics: _Topics, level: str | None, catalogue: Catalogue, memory: Memory) -> Intent:

@@ -196,6 +196,8 @@ _T: dict[str, dict[str, str]] = {
         "opt_out_how": "Para dejar de recibir mensajes, escribe solo la palabra *BAJA*.",
         "recommend_profile": "Por lo que me cuentas, te recomiendo:",
         "recommend_topic": "Te recomiendo:",
+        "next_level": "El siguiente nivel es *{level}*:",
+        "top_level": "*{name}* ya es de nivel *{level}*, el más alto que tenemos.",
         "recommend_starter": ("Para empezar desde cero, estos son los de nivel *Principiante*:"),
         "recommend_ask": (
             'Si me cuentas a qué te dedicas o qué quieres lograr ("soy contador", "tengo una tienda"), te digo cuál '
@@ -312,6 +314,8 @@ _T: dict[str, dict[str, str]] = {
         "opt_out_how": "To stop receiving messages, write just the word *STOP*.",
         "recommend_profile": "From what you tell me, I recommend:",
         "recommend_topic": "I recommend:",
+        "next_level": "The next level is *{level}*:",
+        "top_level": "*{name}* is already *{level}*, our highest level.",
         "recommend_starter": "To start from scratch, these are our *beginner* courses:",
         "recommend_ask": (
             'Tell me what you do or what you want to achieve ("I\'m an accountant", "I have a shop") and I\'ll '
@@ -463,6 +467,12 @@ class Writer:
         return f"{self._detail(intent.course)}\n\n{self.t['cta']}"
 
     def _recommend(self, intent: Intent) -> str:
+        if intent.topic == "top_level":
+            c = intent.courses[0]
+            return f"{self.t['top_level'].format(name=c.name, level=self._level(c.level))}\n\n{self.t['cta']}"
+        if intent.topic == "next_level":
+            header = self.t["next_level"].format(level=self._level(intent.level or ""))
+            return f"{self._listing(header, intent.courses, hint=False)}\n\n{self.t['pick_short']}"
         if intent.topic == "starter":
             header = self.t["recommend_starter"]
             return f"{self._listing(header, intent.courses, hint=False)}\n\n{self.t['recommend_ask']}"

@@ -779,3 +779,25 @@ def test_a_price_asked_in_another_currency_says_the_course_has_only_its_own(demo
         assert "solo está en" not in answer and "priced in" not in answer
     else:
         assert note in answer
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("cuanto cuesta el de etica, cuanto dura y si es en vivo", "Ética y gobernanza de la IA"),
+        ("how much is the intro course? what's included?", "Introducción a la Inteligencia Artificial"),
+        ("how long is the machine lerning course and how much in USD?", "Machine Learning aplicado"),
+    ],
+)
+def test_several_facts_of_one_course_asked_at_once_get_its_card_with_all_of_them(demo, text, name):
+    course = Course.objects.get(name=name)
+
+    answer = reply(text)
+
+    assert answer.startswith(f"*{name}*")
+    assert money(course) in answer and f"{course.sessions_count} (" in answer  # price and length
+    assert any(label in answer for label in ("• Modalidad:", "• Format:"))
+
+
+def test_prices_of_the_courses_of_a_format_are_still_a_price_list(demo):
+    assert reply("q precio tienen los cursos en linea").startswith("Nuestros precios de los cursos en línea")

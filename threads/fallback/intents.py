@@ -986,6 +986,11 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
     if reading.has(*(p.strip() for p in _PRICEY_PHRASES)):
         return _price_filter("priciest", reading, topics, level, catalogue, within=of_those)
     words = set(reading.words)
+    # "¿Cuánto cuesta, cuánto dura y es en línea?": one course's card says it all ("los cursos en línea": a list).
+    if _facets_asked(reading) >= 2 and not reading.has("cursos", "courses"):
+        card = about("course")
+        if card.course is not None:
+            return card
     if words & _CERTIFICATE:
         return about("bonus", topic="certificate")
     if words & _SYLLABUS_NOUNS:
@@ -1448,6 +1453,23 @@ def _recommend(
             return Intent("recommend", lang=lang, courses=tuple(chosen), level=level, topic=topic)
     scope = [c for c in catalogue.by_level() if c.level == (level or "principiante")]
     return Intent("recommend", lang=lang, courses=tuple(scope), level=level or "principiante", topic="starter")
+
+
+_DURATION = _words("dura duran duracion horas hours semanas weeks sesiones sessions")
+_DURATION_PHRASES = ("cuanto dura", "how long", "cuantas horas", "cuantas sesiones", "how many hours")
+
+
+def _facets_asked(reading: Reading) -> int:
+    """How many of a course's facts one message asks for: price, length, format, what it includes."""
+    words = set(reading.words)
+    return sum(
+        (
+            bool(words & _PRICE or _PRICE_PHRASES.search(reading.text)),
+            bool(words & _DURATION or reading.has(*_DURATION_PHRASES)),
+            _modality(reading) is not None,
+            bool(words & (_BONUS | _CERTIFICATE)),
+        )
+    )
 
 
 def _next_level(course: Course, catalogue: Catalogue, lang: str) -> Intent:

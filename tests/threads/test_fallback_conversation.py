@@ -365,3 +365,13 @@ def test_the_next_level_after_a_course_lists_the_level_above_and_the_top_level_s
     assert after.text.startswith("El siguiente nivel es *Avanzado*:")
     assert after.intent.courses and all(c.level == "avanzado" for c in after.intent.courses)
     assert top.text.startswith("*Deep Learning avanzado* is already *Advanced*")
+
+
+def test_a_format_at_a_level_is_a_catalogue_question_even_while_a_course_is_discussed(demo_catalogue):
+    # After Deep Learning (advanced, in person) it answered "Sí: *Deep Learning avanzado* es *presencial*".
+    history = [("user", "deep learning"), ("assistant", answer(["deep learning"]).text)]
+
+    reply = answer(["¿y presencial para principiantes?"], history=history)
+
+    assert reply.text.startswith("Cursos presenciales (o híbridos) de nivel *Principiante*:")
+    assert "Deep Learning" not in reply.text

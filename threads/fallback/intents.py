@@ -1013,7 +1013,9 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
     modality = _modality(reading)
     if modality is not None and not asks_price:
         # "¿tienen cursos presenciales?" asks the catalogue, not about the course last discussed.
-        of_catalogue = bool(modality) and reading.has(*_OF_CATALOGUE)
+        of_catalogue = bool(modality) and (
+            reading.has(*_OF_CATALOGUE) or level is not None
+        )  # "¿y presencial para principiantes?"
         return about("modality", modality=modality or None, use_memory=not of_catalogue)
     if asks_price:  # "¿cuánto cuestan los cursos en línea?": the modality narrows the prices
         price = about("price", currency=_currency_asked(reading))

@@ -375,3 +375,14 @@ def test_a_format_at_a_level_is_a_catalogue_question_even_while_a_course_is_disc
 
     assert reply.text.startswith("Cursos presenciales (o híbridos) de nivel *Principiante*:")
     assert "Deep Learning" not in reply.text
+
+
+@pytest.mark.parametrize("text", ["quiero tomar el curso", "I want to take the course", "quiero tomarlo"])
+def test_wanting_to_take_the_course_discussed_is_an_enrolment(demo_catalogue, text):
+    # After MLOps, "quiero tomar el curso" got the whole catalogue: a buying signal lost.
+    history = [("user", "mlops"), ("assistant", answer(["mlops"]).text)]
+
+    reply = answer([text], history=history)
+
+    assert reply.intent.kind == "enrol" and "*MLOps: modelos de IA en la nube*" in reply.text
+    assert answer(["quiero tomar un curso de python"]).intent.kind != "enrol"  # looking for one, not buying

@@ -334,6 +334,15 @@ _ENROL_PHRASES = (
     " quiero pagar ",
     " lo compro ",
     " mi lugar ",
+    # taking the course just discussed ("quiero tomar un curso de…" is still a search)
+    " tomar el curso ",
+    " tomar ese curso ",
+    " tomar este curso ",
+    " quiero tomarlo ",
+    " take the course ",
+    " take this course ",
+    " take that course ",
+    " take it ",
 )
 # What the catalogue does not hold, in the order of the questions customers ask most.
 _NO_DATA = (

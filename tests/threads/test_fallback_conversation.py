@@ -386,3 +386,13 @@ def test_wanting_to_take_the_course_discussed_is_an_enrolment(demo_catalogue, te
 
     assert reply.intent.kind == "enrol" and "*MLOps: modelos de IA en la nube*" in reply.text
     assert answer(["quiero tomar un curso de python"]).intent.kind != "enrol"  # looking for one, not buying
+
+
+def test_whether_a_bonus_comes_with_a_format_is_a_bonus_question_not_an_enrolment(demo_catalogue):
+    # "si lo tomo" read as "I'll take it": the customer got the enrolment reply instead of the bonus's condition.
+    history = [("user", "vision por computadora"), ("assistant", answer(["vision por computadora"]).text)]
+
+    reply = answer(["¿la cámara web viene incluida si lo tomo en línea?"], history=history)
+
+    assert reply.intent.kind == "bonus"
+    assert "Incluida para alumnos de la modalidad presencial" in reply.text

@@ -313,6 +313,7 @@ _SYLLABUS_NOUNS = _words("temario temarios contenido contenidos syllabus curricu
 _BONUS = _words(
     "bono bonos bonus bonuses regalo regalos extra extras incluye incluyen beneficios included includes perks gift"
 )
+_INCLUDED = _words("incluida incluido incluidas incluidos")
 _CERTIFICATE = _words(
     "certificado certificados certificacion certificaciones constancia constancias diploma diplomas certificate "
     "certificates certification acreditacion reconocimiento titulo curricular"
@@ -983,7 +984,12 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
             plain = replace(reading, words=tuple(w for w in reading.words if w not in _NO_DATA_WORDS[topic]))
             course, courses = _resolve(plain, _topics(plain, catalogue, level), level, memory)
             return Intent("no_data", lang=lang, course=course, courses=courses, level=level, topic=topic)
-    if reading.words[0] != "no" and (set(reading.words) & _ENROL or reading.has(*(p.strip() for p in _ENROL_PHRASES))):
+    asks_included = bool(set(reading.words) & (_BONUS | _INCLUDED))  # "¿la cámara viene incluida si lo tomo…?"
+    if (
+        reading.words[0] != "no"
+        and not asks_included
+        and (set(reading.words) & _ENROL or reading.has(*(p.strip() for p in _ENROL_PHRASES)))
+    ):
         return about("enrol")
     budget = _budget(reading, catalogue)
     if budget:
@@ -1004,7 +1010,7 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
         return about("bonus", topic="certificate")
     if words & _SYLLABUS_NOUNS:
         return about("syllabus")
-    if words & _BONUS:
+    if words & (_BONUS | _INCLUDED):
         return about("bonus")
     if words & _SYLLABUS or reading.has(*(p.strip() for p in _SYLLABUS_PHRASES)):
         return about("syllabus")

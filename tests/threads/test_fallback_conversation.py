@@ -396,3 +396,10 @@ def test_whether_a_bonus_comes_with_a_format_is_a_bonus_question_not_an_enrolmen
 
     assert reply.intent.kind == "bonus"
     assert "Incluida para alumnos de la modalidad presencial" in reply.text
+
+
+def test_the_next_level_after_a_course_named_in_the_question(demo_catalogue):
+    reply = answer(["¿cuál es el siguiente nivel después de intro?"])
+
+    assert reply.text.startswith("El siguiente nivel es *Intermedio*:")
+    assert reply.intent.courses and all(c.level == "intermedio" for c in reply.intent.courses)

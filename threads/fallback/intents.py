@@ -971,8 +971,10 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
         return Intent("help", lang="en")
     if _RECORDINGS.search(reading.text):
         return about("modality", topic="recordings")
-    if _NEXT_LEVEL.search(reading.text) and memory.last_course is not None:
-        return _next_level(memory.last_course, catalogue, lang)
+    if _NEXT_LEVEL.search(reading.text):  # "el siguiente nivel después de intro", or of the course discussed
+        base = next((c for c, score in topics.ranked if score >= _NAMED), None) or memory.last_course
+        if base is not None:
+            return _next_level(base, catalogue, lang)
     named = [c for c, score in topics.ranked if score >= _NAMED]
     if len(named) >= 2 and (set(reading.words) & _COMPARE or reading.has(*_COMPARE_PHRASES)):
         return Intent("compare", lang=lang, courses=tuple(named[:MAX_COMPARED]))

@@ -167,6 +167,11 @@ def get_catalogue() -> list[CourseDetail]:
     return [_detail(course) for course in courses]
 
 
+def retired_course_names() -> list[str]:
+    """Names of the courses no longer offered, so a customer who asks for one can be told so."""
+    return list(Course.objects.filter(active=False).order_by("name").values_list("name", flat=True))
+
+
 def get_course_amounts() -> dict[str, set[tuple[Decimal, str]]]:
     """Return, by course name, every money amount the catalogue states for it: price and active bonus values.
 

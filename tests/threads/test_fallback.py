@@ -801,3 +801,23 @@ def test_several_facts_of_one_course_asked_at_once_get_its_card_with_all_of_them
 
 def test_prices_of_the_courses_of_a_format_are_still_a_price_list(demo):
     assert reply("q precio tienen los cursos en linea").startswith("Nuestros precios de los cursos en línea")
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("¿y el de dialogflow?", "Ese curso ya no se ofrece."),
+        ("is the dialogflow course still available?", "That course is no longer offered."),
+    ],
+)
+def test_a_retired_course_asked_for_by_name_is_said_to_be_no_longer_offered_without_naming_it(demo, text, said):
+    assert "Dialogflow" in Course.objects.get(active=False).name
+
+    answer = reply(text)
+
+    assert answer.startswith(said)
+    assert "Dialogflow" not in answer  # an inactive course is never offered (test_inactive_courses_are_never_offered)
+
+
+def test_a_topic_no_course_ever_had_is_not_taken_for_a_retired_course(demo):
+    assert "ya no se ofrece" not in reply("¿tienen algo de cocina?")

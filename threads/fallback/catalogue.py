@@ -8,11 +8,12 @@ description, sessions and bonuses. Matching folds accents and compares word stem
 
 import difflib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
-from courses.selectors import CourseDetail, get_catalogue
+from courses.selectors import CourseDetail, get_catalogue, retired_course_names
 from courses.text import fold
 
 NAME, SHORT, REST = 3, 2, 1
@@ -101,7 +102,9 @@ def _index(detail: CourseDetail) -> dict[str, int]:
 class Catalogue:
     """The active courses, cheapest first, and the vocabulary their texts use (for typo correction)."""
 
-    def __init__(self, details: Iterable[CourseDetail]) -> None:
+    def __init__(self, details: Iterable[CourseDetail], retired: Callable[[], Sequence[str]] = tuple) -> None:
+        """`retired` reads the names of the courses no longer offered, when a reply first needs them."""
+        self._read_retired = retired
         self.courses = [Course(detail=d, index=_index(d), folded_name=fold(d["name"])) for d in details]
         counts: dict[str, int] = {}
         for course in self.courses:
@@ -116,6 +119,18 @@ class Catalogue:
 
     def get(self, course_id: str) -> Course | None:
         return self._by_id.get(course_id)
+
+    @cached_property
+    def _retired(self) -> list[tuple[str, frozenset[str]]]:
+        """Courses no longer offered, read when first asked about (most replies never need them)."""
+        return [(name, frozenset(words_of(name))) for name in self._read_retired()]
+
+    def retired_named(self, words: Iterable[str]) -> str | None:
+        """The retired course these words name, by a word of its name no active course uses ("dialogflow")."""
+        distinctive = {w for w in words if len(w) > 3 and w not in self._words}
+        if not distinctive:
+            return None
+        return next((name for name, name_words in self._retired if distinctive & name_words), None)
 
     @property
     def main_currency(self) -> str:
@@ -220,5 +235,5 @@ class Catalogue:
 
 
 def load_catalogue() -> Catalogue:
-    """Read the active catalogue once for this reply."""
-    return Catalogue(get_catalogue())
+    """Read the active catalogue once for this reply (and the retired courses' names if it comes to them)."""
+    return Catalogue(get_catalogue(), retired=retired_course_names)

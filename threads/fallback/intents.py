@@ -976,6 +976,8 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
         if base is not None:
             return _next_level(base, catalogue, lang)
     named = [c for c, score in topics.ranked if score >= _NAMED]
+    if topics.unmatched and not named and (retired := catalogue.retired_named(topics.unmatched)):
+        return Intent("retired", lang=lang, topic=retired)  # "¿y el de dialogflow?": say it is gone
     if len(named) >= 2 and (set(reading.words) & _COMPARE or reading.has(*_COMPARE_PHRASES)):
         return Intent("compare", lang=lang, courses=tuple(named[:MAX_COMPARED]))
     if _WHERE_TO_START.search(reading.text):  # advice, not a start date

@@ -119,6 +119,7 @@ _T: dict[str, dict[str, str]] = {
         "pick_hint": 'Escríbeme el número o el nombre de uno para ver sus detalles, o "ver más".',
         "pick_short": "Escríbeme el número o el nombre de uno para ver sus detalles.",
         "compare": "Lado a lado:",
+        "retired": "Ese curso ya no se ofrece.",
         "compare_line": "{level}, {modality}, {sessions} sesiones ({hours} h), *{price}*",
         "compare_end": (
             'Escríbeme el número de uno para ver su temario y bonos, o "asesor" y una persona te ayuda a elegir.'
@@ -238,6 +239,7 @@ _T: dict[str, dict[str, str]] = {
         "pick_hint": 'Write the number or name of one for its details, or "more".',
         "pick_short": "Write the number or name of one for its details.",
         "compare": "Side by side:",
+        "retired": "That course is no longer offered.",
         "compare_line": "{level}, {modality}, {sessions} sessions ({hours} h), *{price}*",
         "compare_end": (
             'Write the number of one for its syllabus and bonuses, or "advisor" and a person will help you choose.'
@@ -444,6 +446,9 @@ class Writer:
         if related:
             text += "\n\n" + self.t["related"].format(names=", ".join(related))
         return text
+
+    def _retired(self, intent: Intent) -> str:
+        return f"{self.t['retired']} {self.t['menu']}"  # never its name: an inactive course is not offered
 
     def _compare(self, intent: Intent) -> str:
         lines = [self.t["compare"]]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 
-from .catalogue import NAME, SHORT, Catalogue, Course, stem, words_of
+from .catalogue import LEVELS, NAME, SHORT, Catalogue, Course, stem, words_of
 from .language import Reading, consent_keyword, handoff_reason, read
 
 MAX_LISTED = 4
@@ -478,7 +478,6 @@ _NEXT_LEVEL = re.compile(
     r"siguiente nivel|proximo nivel|nivel siguiente|nivel mas alto|que sigue despues|despues de (?:ese|este)|"
     r"next level|what comes next|after (?:this|that) (?:one|course)|more advanced"
 )
-_LEVEL_ORDER = ("principiante", "intermedio", "avanzado")
 # "Can we continue in English?": the customer's language for this chat.
 _IN_ENGLISH_PLEASE = re.compile(
     r" (?:continue|talk|speak|write|chat|answer|reply|go on)(?: to me| with me)? in english |"
@@ -971,11 +970,11 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
         return Intent("help", lang="en")
     if _RECORDINGS.search(reading.text):
         return about("modality", topic="recordings")
+    named = [c for c, score in topics.ranked if score >= _NAMED]
     if _NEXT_LEVEL.search(reading.text):  # "el siguiente nivel después de intro", or of the course discussed
-        base = next((c for c, score in topics.ranked if score >= _NAMED), None) or memory.last_course
+        base = named[0] if named else memory.last_course
         if base is not None:
             return _next_level(base, catalogue, lang)
-    named = [c for c, score in topics.ranked if score >= _NAMED]
     if topics.unmatched and not named and (retired := catalogue.retired_named(topics.unmatched)):
         return Intent("retired", lang=lang, topic=retired)  # "¿y el de dialogflow?": say it is gone
     if len(named) >= 2 and (set(reading.words) & _COMPARE or reading.has(*_COMPARE_PHRASES)):
@@ -1005,8 +1004,10 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
     if reading.has(*(p.strip() for p in _PRICEY_PHRASES)):
         return _price_filter("priciest", reading, topics, level, catalogue, within=of_those)
     words = set(reading.words)
+    asks_price = bool(words & _PRICE or _PRICE_PHRASES.search(reading.text))
+    modality = _modality(reading)
     # "¿Cuánto cuesta, cuánto dura y es en línea?": one course's card says it all ("los cursos en línea": a list).
-    if _facets_asked(reading) >= 2 and not reading.has("cursos", "courses"):
+    if _facets_asked(reading, asks_price=asks_price, modality=modality) >= 2 and not reading.has("cursos", "courses"):
         card = about("course")
         if card.course is not None:
             return card
@@ -1026,10 +1027,8 @@ def classify(reading: Reading, catalogue: Catalogue, memory: Memory = Memory()) 
             reading.has(*(p.strip() for p in _CONTEXT_PHRASES)) and not (topics.ranked and topics.ranked[0][1] >= SHORT)
         )
     )
-    asks_price = bool(words & _PRICE or _PRICE_PHRASES.search(reading.text))
     if profile and profile[2] and not asks_price:
         return _recommend(reading, topics, level, catalogue, profile, lang)  # "tengo una tienda en línea"
-    modality = _modality(reading)
     if modality is not None and not asks_price:
         # "¿tienen cursos presenciales?" asks the catalogue, not about the course last discussed.
         of_catalogue = bool(modality) and (
@@ -1355,11 +1354,12 @@ _CODING_WORDS = frozenset(
 
 def _lives_somewhere(words: Sequence[str], index: int) -> bool:
     """ "yo vivo en Monterrey", "I live in Texas": where the customer lives, not a live course ("en vivo")."""
-    word, after = words[index], words[index + 1 : index + 2]
+    word = words[index]
     before = words[index - 1] if index else ""
+    after = words[index + 1] if index + 1 < len(words) else ""
     if word == "vivo":
         return before != "en"
-    return word == "live" and (before in {"i", "we", "they", "you", "to"} or after in (["in"], ["near"], ["at"]))
+    return word == "live" and (before in {"i", "we", "they", "you", "to"} or after in {"in", "near", "at"})
 
 
 def _budget(reading: Reading, catalogue: Catalogue) -> tuple[Decimal, str] | None:
@@ -1480,28 +1480,23 @@ _DURATION = _words("dura duran duracion horas hours semanas weeks sesiones sessi
 _DURATION_PHRASES = ("cuanto dura", "how long", "cuantas horas", "cuantas sesiones", "how many hours")
 
 
-def _facets_asked(reading: Reading) -> int:
+def _facets_asked(reading: Reading, *, asks_price: bool, modality: str | None) -> int:
     """How many of a course's facts one message asks for: price, length, format, what it includes."""
     words = set(reading.words)
-    return sum(
-        (
-            bool(words & _PRICE or _PRICE_PHRASES.search(reading.text)),
-            bool(words & _DURATION or reading.has(*_DURATION_PHRASES)),
-            _modality(reading) is not None,
-            bool(words & (_BONUS | _CERTIFICATE)),
-        )
-    )
+    asks_length = bool(words & _DURATION or reading.has(*_DURATION_PHRASES))
+    return sum((asks_price, asks_length, modality is not None, bool(words & (_BONUS | _CERTIFICATE))))
 
 
 def _next_level(course: Course, catalogue: Catalogue, lang: str) -> Intent:
     """The courses one level above `course`, those closest to its subject first; itself when it is the top level."""
-    position = _LEVEL_ORDER.index(course.level) if course.level in _LEVEL_ORDER else len(_LEVEL_ORDER) - 1
-    if position + 1 >= len(_LEVEL_ORDER):
+    position = LEVELS.index(course.level) if course.level in LEVELS else len(LEVELS) - 1
+    if position + 1 >= len(LEVELS):
         return Intent("recommend", lang=lang, courses=(course,), level=course.level, topic="top_level")
-    level = _LEVEL_ORDER[position + 1]
-    related = [c for c, _ in catalogue.rank(words_of(f"{course.name} {course.detail['short_description']}"))]
+    level = LEVELS[position + 1]
+    ranked = catalogue.rank(words_of(f"{course.name} {course.detail['short_description']}"))
+    closeness = {c.id: place for place, (c, _) in enumerate(ranked)}
     at_level = [c for c in catalogue.by_level() if c.level == level]
-    ordered = sorted(at_level, key=lambda c: related.index(c) if c in related else len(related))
+    ordered = sorted(at_level, key=lambda c: closeness.get(c.id, len(closeness)))
     return Intent("recommend", lang=lang, courses=tuple(ordered), level=level, topic="next_level")
 
 

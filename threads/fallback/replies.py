@@ -453,17 +453,9 @@ class Writer:
     def _compare(self, intent: Intent) -> str:
         lines = [self.t["compare"]]
         for n, c in enumerate(intent.courses, 1):
-            d = c.detail
-            facts = self.t["compare_line"].format(
-                level=self._level(c.level),
-                modality=self._mode(c.modality),
-                sessions=d["sessions_count"],
-                hours=d["duration_hours"],
-                price=self._money(c.price, c.currency),
-            )
-            lines.append(f"{n}. *{c.name}*: {facts}")
-            if self.lang == "es" and d["short_description"]:
-                lines.append(f"   {_shorten(d['short_description'], _COMPARE_DESCRIPTION_CHARS)}")
+            lines.append(f"{n}. *{c.name}*: {self.t['compare_line'].format(**self._facts(c))}")
+            if self.lang == "es" and c.detail["short_description"]:
+                lines.append(f"   {_shorten(c.detail['short_description'], _COMPARE_DESCRIPTION_CHARS)}")
         return "\n".join(lines) + f"\n\n{self.t['compare_end']}"
 
     def _course(self, intent: Intent) -> str:
@@ -662,16 +654,21 @@ class Writer:
             return f"{self.t['recordings_yes'].format(name=c.name, bonus=recordings)}\n\n{self.t['cta']}"
         if c is None:
             return f"{self.t['no_data'].format(what=what)} {self.t['person']}"
-        d = c.detail
-        facts = self.t["facts"].format(
-            modality=self._mode(c.modality),
-            sessions=d["sessions_count"],
-            hours=d["duration_hours"],
-            price=self._money(c.price, c.currency),
-        )
+        facts = self.t["facts"].format(**self._facts(c))
         return f"{self.t['no_data_course'].format(what=what, name=c.name)} {facts}\n\n{self.t['person']}"
 
     # --- helpers ---
+    def _facts(self, c: Course) -> dict[str, str]:
+        """A course's level, format, length and price as the reply templates name them."""
+        d = c.detail
+        return {
+            "level": self._level(c.level),
+            "modality": self._mode(c.modality),
+            "sessions": str(d["sessions_count"]),
+            "hours": str(d["duration_hours"]),
+            "price": self._money(c.price, c.currency),
+        }
+
     def _which(self, courses: Sequence[Course], *, question: str | None = None) -> str:
         if not courses:
             return self._catalogue(Intent("catalogue"))
